@@ -1,0 +1,358 @@
+"""Patch statistics comparison S of Eq. (1) (paper, section 3.2).
+
+Four ways to compare the local statistics around every feature pixel with a reference:
+
+========== ======== ===============================================================
+function   equation idea
+========== ======== ===============================================================
+moments    Eq. (2)  Gaussian-weighted local moments vs. their global average
+histogram  Eq. (3)  EMD between the local histogram and the global histogram
+sww        Eq. (4)  sorted window vs. sorted reference; errors Gaussian-weighted by
+                    each sample's position, summed into the window centre
+fca        Eq. (5)  the same errors sent back to the pixel each sample came from,
+                    smoothed (sigma_s), weighted (sigma_p) and accumulated over all
+                    windows containing the pixel
+========== ======== ===============================================================
+
+All functions take ``feats`` of shape ``(C, H, W)`` (a leading batch of 1 is
+accepted), scale every channel to [0, 1] first (Appendix E; ``scale=False`` skips
+it), and return an ``(H, W)`` tensor of the input's dtype on the input's device.
+Windows are T x T, centred on every pixel, reflect-padded by T // 2.
+
+Where the paper's Eq. (1) sums over a set of references, these functions average
+over it: a constant factor 1/|R| that changes no ranking-based metric but keeps
+scores comparable between reference sets of different sizes.
+
+Equal values inside a window (common at the borders, where reflect padding
+repeats pixels) are ranked by their position in the window (row-major, a stable
+sort), so the rank-to-pixel correspondence of Eqs. (4) and (5) is well defined.
+
+The implementations here are the straightforward PyTorch ones (unfold, sort,
+gather, fold), processed in chunks of window rows so memory stays bounded; the
+test-suite checks each against a literal loop over its equation.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import torch
+import torch.nn.functional as F
+
+from . import reference as ref_mod
+from .ops import as_feature_map, check_patch_size, gaussian_blur, gaussian_kernel2d, scale_features
+from .reference import NearestReference, PatchReference
+from .windows import iter_window_rows, sorted_windows_at
+
+__all__ = ["moments", "histogram", "sww", "fca", "Reference"]
+
+#: Anything a statistic accepts as ``reference``.
+Reference = Union[None, torch.Tensor, PatchReference, NearestReference]
+
+#: Side of the Gaussian kernel that smooths each window's error map in FCA (authors' k_s).
+SMOOTH_KERNEL = 5
+
+
+def _prepare(feats, patch_size: int, scale: bool) -> tuple[torch.Tensor, int]:
+    feats = as_feature_map(feats)
+    t = check_patch_size(patch_size, feats.shape[1], feats.shape[2])
+    return (scale_features(feats) if scale else feats), t
+
+
+def _check_sigma(name: str, value) -> None:
+    if value is None or not (float(value) > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+# --------------------------------------------------------------------------- moments / histogram
+
+
+def _local_moments(feats: torch.Tensor, t: int, powers, sigma: float) -> torch.Tensor:
+    """Gaussian-weighted local moments, (C*P, H, W); channel c*P + i holds E[f_c^powers[i]]."""
+    ps = torch.as_tensor(list(powers), dtype=feats.dtype, device=feats.device)
+    raised = feats[:, None] ** ps[None, :, None, None]  # (C, P, H, W)
+    return gaussian_blur(raised.flatten(0, 1), t, sigma)
+
+
+def moments(
+    feats,
+    patch_size: int = 25,
+    powers=(1, 2, 3, 4),
+    sigma: float = 6.0,
+    reference: Reference = None,
+    *,
+    scale: bool = True,
+) -> torch.Tensor:
+    """Method of moments, Eq. (2) with Gaussian spatial weights and higher moments.
+
+    ``m_p(x, y) = sum_{(x',y') in P_xy} G_sigma(x'-x, y'-y) F(x', y')^p`` for every
+    channel and power ``p``; the score is the mean over channels and powers of
+    ``(m_p(x, y) - m_p^ref)^2``. With ``powers=(1,)`` and uniform weights this is
+    Eq. (2) divided by C. The default reference ``avg(F_r)`` is the average of the
+    local moments over the whole map; a :class:`~fca_utils.reference.PatchReference`
+    uses the local moments of the chosen windows (averaging the scores over them).
+
+    Returns
+    -------
+    (H, W) tensor.
+    """
+    feats, t = _prepare(feats, patch_size, scale)
+    _check_sigma("sigma", sigma)
+    if len(tuple(powers)) == 0:
+        raise ValueError("powers must contain at least one exponent, e.g. (1, 2, 3, 4)")
+    local = _local_moments(feats, t, powers, sigma)  # (D, H, W)
+    refs = _reference_vectors(local, reference, t, "moments")  # (K, D)
+    out = torch.zeros(local.shape[1:], dtype=local.dtype, device=local.device)
+    for r in refs:
+        out += ((local - r[:, None, None]) ** 2).mean(dim=0)
+    return out / refs.shape[0]
+
+
+def _bin_indices(feats: torch.Tensor, bins: int) -> torch.Tensor:
+    """Histogram bin of every value of a [0, 1]-scaled map (authors' rule floor(0.999 * bins * f))."""
+    return torch.floor(0.999 * bins * feats.clamp(0, 1)).long()
+
+
+def _local_histograms(feats: torch.Tensor, t: int, bins: int, sigma: float) -> torch.Tensor:
+    """Gaussian-weighted local histograms, (C, bins, H, W), each summing to 1 over bins."""
+    one_hot = F.one_hot(_bin_indices(feats, bins), bins).permute(0, 3, 1, 2).to(feats.dtype)
+    return gaussian_blur(one_hot, t, sigma)
+
+
+def _emd(hist: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """EMD between 1-D histograms on [0, 1] with equal bins: mean over bins of |CDF difference|.
+
+    hist: (C, bins, H, W); ref: (C, bins). Returns (C, H, W).
+    """
+    return (hist.cumsum(dim=1) - ref.cumsum(dim=1)[:, :, None, None]).abs().mean(dim=1)
+
+
+def histogram(
+    feats,
+    patch_size: int = 25,
+    bins: int = 10,
+    sigma: float = 6.0,
+    reference: Reference = None,
+    *,
+    scale: bool = True,
+) -> torch.Tensor:
+    """Histogram comparison, Eq. (3): EMD between local and reference histograms.
+
+    Each channel is scaled to [0, 1] and quantized into ``bins`` bins; the local
+    histogram of window ``P_xy`` counts its samples with Gaussian weights
+    ``G_sigma`` (section 3.2, "one can employ spatial weighting"). The score is the
+    earth mover's distance to the reference histogram, averaged over channels. The
+    default reference is the histogram of the whole map (the average of the local
+    histograms); a :class:`~fca_utils.reference.PatchReference` compares with the
+    local histograms of the chosen windows and averages the distances.
+
+    Returns
+    -------
+    (H, W) tensor.
+    """
+    feats, t = _prepare(feats, patch_size, scale)
+    _check_sigma("sigma", sigma)
+    if int(bins) != bins or bins < 2:
+        raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
+    hist = _local_histograms(feats, t, int(bins), sigma)  # (C, B, H, W)
+    c, b, h, w = hist.shape
+    refs = _reference_vectors(hist.reshape(c * b, h, w), reference, t, "histogram").view(-1, c, b)
+    out = torch.zeros((h, w), dtype=hist.dtype, device=hist.device)
+    for r in refs:
+        out += _emd(hist, r).mean(dim=0)
+    return out / refs.shape[0]
+
+
+def _reference_vectors(local: torch.Tensor, reference: Reference, t: int, name: str) -> torch.Tensor:
+    """Reference descriptors for moments/histogram: (K, D) from local descriptors (D, H, W)."""
+    if reference is None:
+        return local.flatten(1).mean(dim=1)[None]
+    if isinstance(reference, PatchReference):
+        _check_reference_patch(reference, t)
+        ys, xs = reference.centers[:, 0].to(local.device), reference.centers[:, 1].to(local.device)
+        return local[:, ys, xs].T
+    raise TypeError(
+        f"{name}: reference must be None (global average) or a reference.PatchReference "
+        f"(random/all windows), got {type(reference).__name__}"
+    )
+
+
+# --------------------------------------------------------------------------- SWW / FCA
+
+
+def _check_reference_patch(reference, t: int) -> None:
+    if reference.patch_size != t:
+        raise ValueError(
+            f"the reference was built for patch_size={reference.patch_size} but the statistic uses {t}; "
+            f"build the reference with the same patch size"
+        )
+
+
+class _SortedReference:
+    """Turns any accepted ``reference`` into per-chunk mean absolute rank differences."""
+
+    def __init__(self, feats: torch.Tensor, t: int, reference: Reference):
+        c = feats.shape[0]
+        self.per_window = None
+        if reference is None:
+            reference = ref_mod.median(feats, t, scale=False)
+        if isinstance(reference, NearestReference):
+            _check_reference_patch(reference, t)
+            if tuple(reference.shape) != tuple(feats.shape[1:]):
+                raise ValueError(
+                    f"the k-NN reference was built for a {reference.shape} map, the features are "
+                    f"{tuple(feats.shape[1:])}"
+                )
+            self.per_window = reference.indices.to(feats.device)
+            self.windows = ref_mod._all_sorted_windows(feats, t).view(-1, c, t * t)
+            return
+        if isinstance(reference, PatchReference):
+            _check_reference_patch(reference, t)
+            reference = sorted_windows_at(feats, t, reference.centers.to(feats.device))
+        if not isinstance(reference, torch.Tensor):
+            raise TypeError(
+                "reference must be None (median), a (C, T*T) or (K, C, T*T) tensor of sorted values, "
+                f"a reference.PatchReference or a reference.NearestReference; got {type(reference).__name__}"
+            )
+        if reference.dim() == 2:
+            reference = reference[None]
+        if reference.dim() != 3 or reference.shape[1:] != (c, t * t):
+            raise ValueError(
+                f"reference tensor must have shape (C, T*T) = ({c}, {t * t}) or (K, {c}, {t * t}), "
+                f"got {tuple(reference.shape)}"
+            )
+        self.windows = reference.to(device=feats.device, dtype=feats.dtype)
+
+    def mean_abs_diff(self, values: torch.Tensor, y0: int) -> torch.Tensor:
+        """``mean_k |values - ref_k|`` for sorted windows ``values`` (r, W, C, T*T) starting at row y0."""
+        if self.per_window is None:
+            acc = torch.zeros_like(values)
+            for ref in self.windows:
+                acc += (values - ref).abs()
+            return acc / self.windows.shape[0]
+        r, w = values.shape[:2]
+        idx = self.per_window[y0 * w : (y0 + r) * w]  # (r*W, k)
+        flat = values.reshape(r * w, *values.shape[2:])
+        acc = torch.zeros_like(flat)
+        for j in range(idx.shape[1]):
+            acc += (flat - self.windows[idx[:, j]]).abs()
+        return (acc / idx.shape[1]).view_as(values)
+
+
+def sww(
+    feats,
+    patch_size: int = 9,
+    sigma: float = 3.0,
+    reference: Reference = None,
+    *,
+    scale: bool = True,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Sample-weighted Wasserstein, Eq. (4).
+
+    ``S(x, y) = sum_{(x',y') in P_xy} M(x', y'; P_xy) G_sigma(x'-x, y'-y)`` where
+    ``M(x', y'; P)`` is the pixel's non-compliance in window ``P``: sort the T^2
+    values of each channel, take ``|sorted - reference|`` rank by rank, and assign
+    each difference to the pixel the value came from; channels are averaged.
+    ``G_sigma`` is a normalized T x T Gaussian. With a uniform ``G`` this is the
+    exact 1-D Wasserstein distance between window and reference.
+
+    Parameters
+    ----------
+    feats : (C, H, W) tensor
+    patch_size : odd T (9 at full resolution, 3 at 320x320, 25 in Tables 1-2)
+    sigma : sigma_w of the spatial weights
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
+        PatchReference or NearestReference
+    backend : "auto" (numba kernels of :mod:`fca_utils.fast` for CPU tensors, this
+        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code)
+
+    Returns
+    -------
+    (H, W) tensor.
+    """
+    from . import fast  # imported here: numba loads only when the fast path is used
+
+    if fast.use_numba(backend, feats):
+        return fast.sww(feats, patch_size, sigma, reference, scale=scale)
+    feats, t = _prepare(feats, patch_size, scale)
+    _check_sigma("sigma", sigma)
+    refs = _SortedReference(feats, t, reference)
+    weights = gaussian_kernel2d(t, sigma, dtype=feats.dtype, device=feats.device).reshape(-1)
+    out = torch.empty(feats.shape[1:], dtype=feats.dtype, device=feats.device)
+    for y0, win in iter_window_rows(feats, t):
+        values, order = torch.sort(win, dim=-1, stable=True)
+        diff = refs.mean_abs_diff(values, y0)  # (r, W, C, T*T) by rank
+        out[y0 : y0 + win.shape[0]] = (diff * weights[order]).sum(dim=-1).mean(dim=-1)
+    return out
+
+
+def fca(
+    feats,
+    patch_size: int = 9,
+    sigma_p: float = 3.0,
+    sigma_s: float | None = 1.0,
+    reference: Reference = None,
+    *,
+    scale: bool = True,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Feature Correspondence Analysis, Eq. (5) with the smoothing G_{sigma_s}.
+
+    ``S(x, y) = sum_{(x',y') in P_xy} G_{sigma_s}(M(., .; P_x'y'))(x, y) G_{sigma_p}(x'-x, y'-y)``
+
+    For every window ``P_x'y'``: sort each channel's T^2 values, take
+    ``|sorted - reference|`` rank by rank, send each difference back to the pixel
+    the value came from, average over channels; smooth this T x T error map with a
+    5 x 5 Gaussian of ``sigma_s`` (reflect-padded within the window; skipped when
+    ``sigma_s`` is None, i.e. Eq. (5) exactly); weight it by the normalized T x T
+    Gaussian ``G_{sigma_p}`` centred on the window; and add each pixel's share into
+    the score of that pixel. Shares that land on the reflect padding are dropped.
+
+    Parameters
+    ----------
+    feats : (C, H, W) tensor
+    patch_size : odd T >= 3 (9 at full resolution, 3 at 320x320, 25 in Tables 1-2)
+    sigma_p : sigma of the window weights (3 by default; 6 in the preliminary experiments)
+    sigma_s : sigma of the per-window smoothing (1 by default; 3 in the preliminary experiments)
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
+        PatchReference or NearestReference
+    backend : "auto" (numba kernels of :mod:`fca_utils.fast` for CPU tensors, this
+        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code)
+
+    Returns
+    -------
+    (H, W) tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = torch.rand(8, 32, 32); f[:, 10:13, 10:13] += 2
+    >>> s = fca(f, patch_size=9)
+    >>> bool(s[11, 11] > s[25, 25])
+    True
+    """
+    from . import fast  # imported here: numba loads only when the fast path is used
+
+    if fast.use_numba(backend, feats):
+        return fast.fca(feats, patch_size, sigma_p, sigma_s, reference, scale=scale)
+    feats, t = _prepare(feats, patch_size, scale)
+    _check_sigma("sigma_p", sigma_p)
+    if sigma_s is not None:
+        _check_sigma("sigma_s", sigma_s)
+        if t < 3:
+            raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    refs = _SortedReference(feats, t, reference)
+    _, h, w = feats.shape
+    p = t // 2
+    weights = gaussian_kernel2d(t, sigma_p, dtype=feats.dtype, device=feats.device).reshape(-1)
+    canvas = torch.zeros((h + 2 * p, w + 2 * p), dtype=feats.dtype, device=feats.device)
+    for y0, win in iter_window_rows(feats, t):
+        r = win.shape[0]
+        values, order = torch.sort(win, dim=-1, stable=True)
+        diff = refs.mean_abs_diff(values, y0)  # by rank
+        errors = torch.empty_like(diff).scatter_(-1, order, diff).mean(dim=2)  # (r, W, T*T) by position
+        if sigma_s is not None:
+            errors = gaussian_blur(errors.view(r, w, t, t), SMOOTH_KERNEL, sigma_s).view(r, w, t * t)
+        contrib = (errors * weights).permute(2, 0, 1).reshape(1, t * t, r * w)
+        canvas[y0 : y0 + r + t - 1] += F.fold(contrib, (r + t - 1, w + t - 1), kernel_size=t)[0, 0]
+    return canvas[p : p + h, p : p + w].contiguous()

@@ -1,0 +1,90 @@
+"""The vectorized statistics equal literal loops over Eqs. (2)-(5) and (7)."""
+import numpy as np
+import pytest
+import torch
+
+from fca_utils import reference, statistics
+
+import literal
+
+
+def random_feats(c, h, w, seed):
+    return torch.from_numpy(np.random.default_rng(seed).random((c, h, w))).double()
+
+
+def assert_close(actual: torch.Tensor, expected: np.ndarray, rtol=1e-9):
+    actual = actual.detach().cpu().numpy()
+    assert actual.shape == expected.shape
+    scale = max(np.abs(expected).max(), 1e-12)
+    assert np.abs(actual - expected).max() <= rtol * scale, np.abs(actual - expected).max() / scale
+
+
+@pytest.mark.parametrize(
+    "t, sigma_p, sigma_s, shape",
+    [(3, 1.0, 1.0, (2, 7, 9)), (5, 3.0, 1.0, (3, 9, 8)), (5, 1.5, None, (2, 8, 7)), (7, 6.0, 3.0, (2, 9, 10))],
+)
+def test_fca_matches_literal_equation(t, sigma_p, sigma_s, shape):
+    feats = random_feats(*shape, seed=t)
+    expected = literal.fca(feats.numpy(), t, sigma_p, sigma_s)
+    actual = statistics.fca(feats, patch_size=t, sigma_p=sigma_p, sigma_s=sigma_s, backend="torch")
+    assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("t, sigma, shape", [(3, 1.0, (2, 7, 9)), (5, 3.0, (3, 9, 8)), (7, 2.0, (1, 8, 11))])
+def test_sww_matches_literal_equation(t, sigma, shape):
+    feats = random_feats(*shape, seed=10 + t)
+    expected = literal.sww(feats.numpy(), t, sigma)
+    actual = statistics.sww(feats, patch_size=t, sigma=sigma, backend="torch")
+    assert_close(actual, expected)
+
+
+def test_fca_with_explicit_reference_matches_literal():
+    feats = random_feats(2, 8, 8, seed=3)
+    ref = np.sort(np.random.default_rng(4).random((2, 9)), axis=1)
+    expected = literal.fca(feats.numpy(), 3, 1.0, 1.0, ref=ref)
+    actual = statistics.fca(feats, 3, 1.0, 1.0, reference=torch.from_numpy(ref), backend="torch")
+    assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("t, bins, sigma, shape", [(3, 10, 1.0, (2, 6, 7)), (5, 4, 2.0, (3, 8, 6)), (7, 10, 6.0, (1, 9, 9))])
+def test_histogram_matches_literal_equation(t, bins, sigma, shape):
+    feats = random_feats(*shape, seed=20 + t)
+    expected = literal.histogram(feats.numpy(), t, bins, sigma)
+    assert_close(statistics.histogram(feats, patch_size=t, bins=bins, sigma=sigma), expected)
+
+
+@pytest.mark.parametrize("t, powers, sigma", [(3, (1,), 1.0), (5, (1, 2, 3, 4), 3.0), (7, (1, 2), 6.0)])
+def test_moments_matches_literal_equation(t, powers, sigma):
+    feats = random_feats(3, 8, 9, seed=30 + t)
+    expected = literal.moments(feats.numpy(), t, powers, sigma)
+    assert_close(statistics.moments(feats, patch_size=t, powers=powers, sigma=sigma), expected)
+
+
+@pytest.mark.parametrize("t, shape", [(3, (3, 10, 11)), (5, (2, 16, 12)), (3, (1, 3, 3))])
+def test_median_reference_is_the_median_of_each_order_statistic(t, shape):
+    feats = random_feats(*shape, seed=40 + t)
+    expected = literal.median_reference(literal.scale(feats.numpy()), t)
+    assert_close(reference.median(feats, t), expected)
+    assert torch.all(reference.median(feats, t).diff(dim=1) >= 0)
+
+
+def test_sww_with_uniform_weights_is_the_wasserstein_distance():
+    # With sigma -> infinity the weights are uniform and Eq. (4) is W1(window, reference).
+    feats = random_feats(2, 9, 9, seed=5)
+    scaled = literal.scale(feats.numpy())
+    ref = literal.median_reference(scaled, 3)
+    win = literal.window(scaled, 4, 4, 3).reshape(2, 9)
+    w1 = np.mean([np.abs(np.sort(win[c]) - ref[c]).mean() for c in range(2)])
+    s = statistics.sww(feats, 3, sigma=1e6, backend="torch")
+    assert s[4, 4].item() == pytest.approx(w1, rel=1e-6)
+
+
+def test_patch_reference_uses_the_chosen_windows():
+    feats = random_feats(2, 10, 10, seed=6)
+    ref = reference.random(feats, 3, k=3, seed=1)
+    windows = [
+        np.sort(literal.window(literal.scale(feats.numpy()), y, x, 3).reshape(2, 9), axis=1)
+        for y, x in ref.centers.tolist()
+    ]
+    expected = np.mean([literal.fca(feats.numpy(), 3, 1.0, 1.0, ref=w) for w in windows], axis=0)
+    assert_close(statistics.fca(feats, 3, 1.0, 1.0, reference=ref, backend="torch"), expected)
