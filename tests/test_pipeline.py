@@ -1,0 +1,132 @@
+"""localize() end to end on the offline ImageNet backbone, and its input handling."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fca_utils import baselines, localize, statistics
+from fca_utils.pipeline import PRESETS, to_image_tensor
+
+BACKBONE = "efficientnet_lite0"
+
+
+def texture(size=256, seed=0):
+    """A homogeneous stochastic texture: smoothed noise, in [0, 1], (H, W, 3) float32."""
+    rng = np.random.default_rng(seed)
+    noise = torch.from_numpy(rng.random((1, 3, size, size), dtype=np.float32))
+    smooth = torch.nn.functional.avg_pool2d(noise, 5, stride=1, padding=2, count_include_pad=False)
+    img = smooth[0].permute(1, 2, 0).numpy()
+    return (img - img.min()) / (img.max() - img.min())
+
+
+def with_defect(img, box=(100, 140, 60, 100)):
+    out = img.copy()
+    y0, y1, x0, x1 = box
+    yy, xx = np.mgrid[0:out.shape[0], 0:out.shape[1]]
+    stripes = 0.5 + 0.5 * np.sin(xx[y0:y1, x0:x1] / 1.5)  # a foreign, structured patch
+    out[y0:y1, x0:x1] = stripes[..., None] * np.array([0.9, 0.3, 0.2])
+    mask = np.zeros(out.shape[:2], bool)
+    mask[y0:y1, x0:x1] = True
+    return out.astype(np.float32), mask
+
+
+@pytest.mark.parametrize("preset", ["paper", "paper320", "paper320_knn", "aota"])
+def test_planted_defect_gets_the_top_scores(preset):
+    img, mask = with_defect(texture())
+    r = localize(img, preset=preset, backbone=BACKBONE)
+    assert r.scores.shape == mask.shape and r.scores.dtype == np.float32
+    top = r.scores >= np.quantile(r.scores, 0.99)
+    assert (top & mask).sum() / top.sum() > 0.9  # the top 1 % of scores lie on the defect
+    assert r.image_score == pytest.approx(float(r.scores.max()))
+    assert r.meta["preset"] == preset and r.meta["backbone"] == BACKBONE
+
+
+def test_constant_and_near_constant_images_give_finite_maps():
+    for img in (np.full((96, 96), 128, np.uint8), 0.5 + 1e-6 * texture(96)):
+        r = localize(img, backbone=BACKBONE)
+        assert np.isfinite(r.scores).all()
+
+
+def test_input_kinds_give_the_same_map(tmp_path):
+    rgb = (texture(128) * 255).astype(np.uint8)
+    base = localize(rgb, backbone=BACKBONE).scores
+    path = tmp_path / "tex.png"
+    Image.fromarray(rgb).save(path)
+    rgba = np.concatenate([rgb, np.full((128, 128, 1), 255, np.uint8)], axis=2)
+    for variant in (path, str(path), Image.fromarray(rgb), rgba, torch.from_numpy(rgb).permute(2, 0, 1) / 255.0):
+        np.testing.assert_allclose(localize(variant, backbone=BACKBONE).scores, base, rtol=1e-4, atol=1e-6)
+
+
+def test_gray_and_16_bit_inputs(tmp_path):
+    gray8 = (texture(128)[..., 0] * 255).astype(np.uint8)
+    gray16 = gray8.astype(np.uint16) * 257  # same intensities on the 16-bit scale
+    a = localize(gray8, backbone=BACKBONE).scores
+    b = localize(gray16, backbone=BACKBONE).scores
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    path = tmp_path / "gray16.png"
+    Image.fromarray(gray16).save(path)
+    np.testing.assert_allclose(localize(path, backbone=BACKBONE).scores, a, rtol=1e-4, atol=1e-6)
+    assert to_image_tensor(gray8).shape == (1, 3, 128, 128)
+
+
+def test_image_smaller_than_the_patch_is_a_clear_error():
+    with pytest.raises(ValueError, match="image too small.*at least 72x72"):
+        localize(np.zeros((40, 40, 3), np.uint8), preset="paper", backbone=BACKBONE)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((10, 10, 5), np.uint8), "numpy image must be"),
+        (np.full((64, 64), 2.0), r"must lie in \[0, 1\]"),
+        (np.zeros((64, 64), np.int64), "unsupported image dtype"),
+        (torch.zeros(2, 3, 64, 64), "batch must have size 1"),
+        ("missing.png", "not found"),
+        ([1, 2, 3], "must be a path"),
+    ],
+)
+def test_bad_images_are_refused_with_a_message(bad, message):
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=message):
+        localize(bad, backbone=BACKBONE)
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(ValueError, match="unknown preset"):
+        localize(np.zeros((64, 64), np.uint8), preset="nope", backbone=BACKBONE)
+
+
+def test_presets_follow_the_paper():
+    assert PRESETS["paper"].image_size is None and PRESETS["paper"].patch_size == 9
+    assert PRESETS["paper320"].image_size == 320 and PRESETS["paper320"].patch_size == 3
+    assert (PRESETS["paper"].sigma_p, PRESETS["paper"].sigma_s) == (3.0, 1.0)
+    assert PRESETS["paper320_knn"].reference == "knn"
+
+
+@pytest.mark.parametrize("fn", [statistics.fca, statistics.sww, statistics.histogram, statistics.moments, baselines.aota])
+@pytest.mark.parametrize("channels", [1, 512])
+def test_statistics_keep_dtype_device_and_accept_any_channel_count(fn, channels):
+    for dtype in (torch.float32, torch.float64):
+        feats = torch.rand(channels, 11, 13, dtype=dtype)
+        kwargs = {"k": 5} if fn is baselines.aota else {}
+        out = fn(feats, 3, **kwargs)
+        assert out.shape == (11, 13) and out.dtype == dtype and out.device == feats.device
+        assert torch.isfinite(out).all()
+        batched = fn(feats[None], 3, **kwargs)
+        torch.testing.assert_close(batched, out)
+
+
+def test_feature_map_smaller_than_patch_is_a_clear_error():
+    with pytest.raises(ValueError, match="patch_size 9 is larger than the feature map"):
+        statistics.fca(torch.rand(4, 5, 20), 9)
+    with pytest.raises(ValueError, match="odd"):
+        statistics.fca(torch.rand(4, 20, 20), 4)
+
+
+def test_aota_matches_brute_force():
+    feats = torch.rand(3, 6, 7, dtype=torch.float64)
+    local = torch.nn.functional.avg_pool2d(
+        torch.nn.functional.pad(feats[None], (1, 1, 1, 1), mode="reflect"), 3, stride=1
+    )[0].reshape(3, -1).T
+    k = 4
+    expected = torch.stack([((local - v) ** 2).sum(1).sort().values[:k].mean() for v in local]).view(6, 7)
+    torch.testing.assert_close(baselines.aota(feats, 3, sigma=1e6, k=k), expected)
