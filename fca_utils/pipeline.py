@@ -231,7 +231,6 @@ def localize(
     statistic: str | None = None,
     reference: str | None = None,
     image_size: int | None = None,
-    progress: bool = False,
 ) -> LocalizationResult:
     """Zero-shot anomaly map of one texture image (Eq. (1) with the paper's choices).
 
@@ -240,8 +239,8 @@ def localize(
     image : path, PIL.Image, numpy (H, W) / (H, W, 3|4) uint8, uint16 or float in [0, 1],
         or torch (3, H, W) float in [0, 1]
     preset : "paper" (full resolution, T=9), "paper320", "paper320_knn", "aota" or a Preset
-    backbone : feature extractor name, or "auto" (WideResNet-50-2 if its ImageNet
-        weights are available, else the offline EfficientNet-Lite0; ``meta`` says which)
+    backbone : feature extractor name or object, or "auto" (WideResNet-50-2 if its
+        ImageNet weights are available, else the offline EfficientNet-Lite0; ``meta`` says which)
     device : None (CPU) or a torch device such as "cuda"
     patch_size, sigma_p, sigma_s, statistic, reference, image_size : override the preset
 
@@ -264,15 +263,11 @@ def localize(
         img = F.interpolate(img, size=(preset.image_size, preset.image_size), mode="bilinear",
                             align_corners=False, antialias=True).clamp(0, 1)
 
-    if backbone == "auto":
-        extractor, backbone_info = features.resolve_backbone("auto", device=device)
-    else:
-        extractor = features.get_extractor(backbone, device=device)
-        backbone_info = f"{extractor.name} (requested)"
+    extractor, backbone_info = features.resolve_backbone(backbone, device=device)
+    _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = time.perf_counter()
     feats = extractor(img)[0]
     seconds["features"] = time.perf_counter() - t0
-    _check_feature_size(feats, preset, img.shape[-2:], extractor)
 
     t0 = time.perf_counter()
     fmap = run_statistic(feats, preset)
@@ -298,11 +293,12 @@ def localize(
     return LocalizationResult(scores_np, float(scores_np.max()), fmap.float().cpu().numpy(), meta)
 
 
-def _check_feature_size(feats: torch.Tensor, preset: Preset, size, extractor) -> None:
-    h, w = feats.shape[-2:]
+def _check_feature_size(extractor, preset: Preset, size) -> None:
+    """Refuse images whose feature map would be smaller than the patch, before any work."""
+    h, w = extractor.output_size(*size)
     t = preset.patch_size
     if min(h, w) < t:
-        need = t * getattr(extractor, "stride", 1)
+        need = t * extractor.stride
         raise ValueError(
             f"image too small: at {size[0]}x{size[1]} pixels the {extractor.name} features are {h}x{w}, "
             f"smaller than the {t}x{t} patch of preset {preset.name!r}; use an image of at least "
