@@ -264,13 +264,14 @@ def sww(
     reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
         PatchReference or NearestReference
     backend : "auto" (numba kernels of :mod:`fca_utils.fast` for CPU tensors, this
-        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code)
+        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code);
+        a NearestReference always runs this code
 
     Returns
     -------
     (H, W) tensor.
     """
-    from . import fast  # imported here: numba loads only when the fast path is used
+    from . import fast  # imported here, not at the top: fast imports this module
 
     if fast.use_numba(backend, feats):
         return fast.sww(feats, patch_size, sigma, reference, scale=scale)
@@ -317,7 +318,8 @@ def fca(
     reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
         PatchReference or NearestReference
     backend : "auto" (numba kernels of :mod:`fca_utils.fast` for CPU tensors, this
-        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code)
+        PyTorch code for CUDA ones), "numba" (CPU only) or "torch" (this code);
+        a NearestReference always runs this code
 
     Returns
     -------
@@ -331,7 +333,7 @@ def fca(
     >>> bool(s[11, 11] > s[25, 25])
     True
     """
-    from . import fast  # imported here: numba loads only when the fast path is used
+    from . import fast  # imported here, not at the top: fast imports this module
 
     if fast.use_numba(backend, feats):
         return fast.fca(feats, patch_size, sigma_p, sigma_s, reference, scale=scale)

@@ -1,0 +1,520 @@
+"""Fast CPU kernels for SWW (Eq. 4) and FCA (Eq. 5): the same numbers, without the T^2 blow-up.
+
+The straightforward version (:func:`fca_utils.statistics.fca` with ``backend="torch"``)
+unfolds every T x T window of every channel, sorts it with ``torch.sort``, scatters
+the rank-wise errors back to pixels and folds them into the map. At 128 x 128 x 512
+and T = 9 that is 8.4 million sorts of 81 values and intermediate tensors T^2 = 81
+times larger than the features. The numba kernels here compute the same result
+without building any of those tensors (``benchmarks/bench_fca.py`` measures both).
+
+Algorithm
+---------
+Both statistics need one quantity per window ``w`` and position ``i`` in it, the
+non-compliance ``M`` of Eqs. (4) and (5) summed over channels and references::
+
+    E_w[i] = sum_c sum_r |v_{w,c}[i] - ref_r[c, rank_{w,c}(i)]|
+
+where ``rank_{w,c}(i)`` is the rank of the value at position ``i`` among the
+window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
+
+1. *Ranks updated as the window slides, not sorted.* For one channel and one
+   row of windows, moving one pixel to the right removes a column of T samples
+   and adds one. The rank of each remaining sample changes by the number of new
+   samples below it minus the number of leaving samples below it, and the rank of
+   a new sample is the number of samples below it. That is 2 T comparisons per
+   sample and window, O(T^3) in all, done branch-free on int64 keys so that the
+   compiler vectorizes them (4 per AVX2 instruction). The errors are added to
+   ``E_w`` straight away; nothing per window and channel is stored.
+2. *Ties ranked like the stable sort.* A sample's key is its value's order key
+   (float32 bit pattern made monotone, or for float64 the value's rank among the
+   channel's distinct values) in the high 32 bits and its row-major position
+   ``(row, padded column)`` in the low bits. Keys are therefore distinct and order
+   equal values by position in the window, exactly as the straightforward
+   version's ``torch.sort(stable=True)`` does; this matters because reflect
+   padding repeats values at the borders and ReLU features are often exactly 0.
+3. *Linear steps once per window.* Averaging over channels and references, the
+   5 x 5 smoothing ``G_{sigma_s}`` (reflect-padded within the window), the
+   weights ``G_{sigma_p}`` and the accumulation into the map are linear, so they
+   are applied once per window to ``E_w``, not per channel. The smoothing is
+   separable: ``G_{sigma_p} * (A E_w A^T)`` with a T x T matrix ``A``
+   (:func:`smoothing_matrix`). SWW needs only ``sum_i G_sigma[i] E_w[i]``.
+4. *Parallel over rows of windows* (numba ``prange``); channels are looped inside
+   a row, so each thread works on T rows of one channel at a time with its keys,
+   ranks and values in L1, and per-row errors in L2.
+
+Memory
+------
+Rows of windows are processed in tiles. A tile of ``r`` rows holds an error buffer
+of ``r * W * T^2`` float64 values (at most ``TILE_BYTES`` by default), and FCA
+accumulates into one ``(H + T - 1, W + T - 1)`` float64 canvas. A tile reads the
+feature rows its windows cover, T // 2 beyond its own rows on each side (a halo
+of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
+at the map's borders, so tiled and untiled results are the same. Scaling works on
+chunks of channels and the median reference (Eq. 7) on one channel per thread.
+Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
+of MiB at any map size.
+
+Accuracy
+--------
+Ranks come from the input values themselves (float32 or float64; other float
+dtypes are computed in float32), so they are exactly those of the sort.
+Differences, sums and the smoothing are accumulated in float64; the result
+differs from the float32 straightforward version by that version's rounding
+(about 1e-7 relative) and from its float64 run by about 1e-15.
+
+The first call in a process compiles the kernels (a few seconds per dtype);
+``cache=True`` stores them on disk, so later processes load them in well under
+a second.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from . import statistics
+from .ops import as_feature_map, check_patch_size, gaussian_kernel1d, gaussian_kernel2d, scale_features
+from .reference import NearestReference
+
+__all__ = ["fca", "sww", "use_numba", "smoothing_matrix", "BACKENDS", "TILE_BYTES"]
+
+#: Values accepted by the ``backend`` keyword of :func:`fca_utils.statistics.fca` / ``sww``.
+BACKENDS = ("auto", "torch", "numba")
+
+#: Upper bound on the error buffer of one tile of window rows, in bytes.
+TILE_BYTES = 32 * 1024 * 1024
+
+#: Min-max scaling handles about this many values at a time.
+CHUNK_VALUES = 4 * 1024 * 1024
+
+#: Key above every sample key; pads the per-window key arrays.
+_SENTINEL = np.iinfo(np.int64).max
+
+
+def use_numba(backend: str, feats) -> bool:
+    """Whether ``backend`` selects the numba kernels of this module for ``feats``.
+
+    ``"auto"`` picks numba for CPU tensors and the straightforward PyTorch version
+    for CUDA (or other non-CPU) tensors; ``"torch"`` always picks PyTorch;
+    ``"numba"`` always picks numba and refuses tensors that are not on the CPU.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    on_cpu = not isinstance(feats, torch.Tensor) or feats.device.type == "cpu"
+    if backend == "numba" and not on_cpu:
+        raise ValueError(
+            f"backend='numba' runs on the CPU but the features are on {feats.device}; "
+            f"use backend='auto' or 'torch' for GPU tensors, or move the features with .cpu()"
+        )
+    return backend == "numba" or (backend == "auto" and on_cpu)
+
+
+# --------------------------------------------------------------------------- numba kernels
+
+
+@njit(cache=True)
+def _order_key(bits):
+    """Order-preserving int64 of a float32 bit pattern (-0.0 and +0.0 map to 0).
+
+    Non-negative inputs (the dense ranks used for float64 maps) are returned unchanged.
+    """
+    k = np.int64(bits)
+    return k if k >= 0 else (k ^ 0x7FFFFFFF) + 1
+
+
+@njit(cache=True)
+def _row_errors(x, keys, ry, rx, refs, y, err):
+    """Channel- and reference-summed errors ``E_w`` of the windows of row ``y``.
+
+    The window's T^2 samples live in T column slots (column ``j`` in slot ``j % T``)
+    with an int64 key each: the value's order key in the high 32 bits and
+    ``a * stride + j`` (row-major position) in the low bits, so keys are distinct
+    and sort like the stable sort. Moving right, every other sample's rank
+    changes by (new-column keys below it) - (leaving-column keys below it); the
+    new samples' ranks follow from how many keys lie above them. Key arrays are
+    padded to a multiple of 4 with ``_SENTINEL`` (above every key) so the
+    comparison loops vectorize.
+
+    Parameters
+    ----------
+    x : (C, H, W) scaled features (values for the errors).
+    keys : (C, H, W) int32 order keys: float32 bit patterns or dense ranks.
+    ry, rx : source row / column of every reflect-padded row / column.
+    refs : (K, C, T*T) float64 sorted references.
+    y : window row (its windows cover padded rows ``y .. y + T - 1``).
+    err : (W, T*T) float64 output, position index ``a * T + b`` (row-major).
+    """
+    n_ch = x.shape[0]
+    width = err.shape[0]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    acc = np.zeros((width, n))  # by slot: index s * T + a
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            base = (j % t) * t
+            for a in range(t):
+                leaving[a] = key[base + a]
+                key[base + a] = (_order_key(keys[c, rows[a], rx[j]]) << 32) | (a * stride + j)
+                vals[base + a] = x[c, rows[a], rx[j]]
+            for a in range(t):
+                new_key = key[base + a]
+                old_key = leaving[a]
+                count = 0
+                for e in range(npad):
+                    ke = key[e]
+                    new_below = new_key < ke
+                    rank[e] += new_below - (old_key < ke)
+                    count += new_below
+                above[a] = count
+            for a in range(t):
+                rank[base + a] = npad - 1 - above[a]
+            x0 = j - t + 1
+            if x0 >= 0:
+                for r in range(refs.shape[0]):
+                    for e in range(n):
+                        acc[x0, e] += abs(vals[e] - refs[r, c, rank[e]])
+    for x0 in range(width):
+        for b in range(t):
+            s = (x0 + b) % t
+            for a in range(t):
+                err[x0, a * t + b] = acc[x0, s * t + a]
+
+
+@njit(cache=True)
+def _sort_tile(x, keys, c, y0, x0, t, tile_keys, out):
+    """The T x T tile of channel ``c`` at ``(y0, x0)``, sorted into ``out`` by counting keys below each sample."""
+    n = t * t
+    for a in range(t):
+        for b in range(t):
+            tile_keys[a * t + b] = (_order_key(keys[c, y0 + a, x0 + b]) << 32) | (a * t + b)
+    for e in range(n):
+        ke = tile_keys[e]
+        below = 0
+        for f in range(n):
+            below += tile_keys[f] < ke
+        out[below] = x[c, y0 + e // t, x0 + e % t]
+
+
+@njit(cache=True)
+def _kth_smallest(values, k):
+    """The ``k``-th smallest of ``values`` (0-based) by quickselect; reorders ``values`` in place."""
+    lo = 0
+    hi = values.shape[0] - 1
+    while lo < hi:
+        pivot = values[k]
+        i = lo
+        j = hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while pivot < values[j]:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return values[k]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _median_reference(x, keys, t):
+    """Median reference, Eq. (7): per channel and rank, the lower median over the
+    non-overlapping T x T tiles of the unpadded map (edge remainders dropped), (C, T*T).
+
+    The same values as :func:`fca_utils.reference.median` with ``scale=False``,
+    without its ``torch.sort`` of every tile (a fifth of the whole fast FCA otherwise).
+    """
+    n_ch, h, w = x.shape
+    ty, tx = h // t, w // t
+    n_tiles = ty * tx
+    out = np.empty((n_ch, t * t), x.dtype)
+    for c in prange(n_ch):
+        by_rank = np.empty((t * t, n_tiles), x.dtype)
+        tile_keys = np.empty(t * t, np.int64)
+        tile = np.empty(t * t, x.dtype)
+        for i in range(ty):
+            for k in range(tx):
+                _sort_tile(x, keys, c, i * t, k * t, t, tile_keys, tile)
+                by_rank[:, i * tx + k] = tile
+        for r in range(t * t):
+            out[c, r] = _kth_smallest(by_rank[r], (n_tiles - 1) // 2)
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _tile_errors(x, keys, ry, rx, refs, y0, err):
+    """``_row_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
+    for i in prange(err.shape[0]):
+        _row_errors(x, keys, ry, rx, refs, y0 + i, err[i])
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _smooth_and_weigh(err, smooth, weight, norm):
+    """In place: ``E_w <- norm * weight * (smooth @ E_w @ smooth.T)`` for every window (Eq. 5)."""
+    t = smooth.shape[0]
+    for i in prange(err.shape[0]):
+        tmp = np.empty((t, t))
+        for x in range(err.shape[1]):
+            e = err[i, x].reshape((t, t))
+            for a in range(t):
+                for b in range(t):
+                    s = 0.0
+                    for k in range(t):
+                        s += smooth[a, k] * e[k, b]
+                    tmp[a, b] = s
+            for a in range(t):
+                for b in range(t):
+                    s = 0.0
+                    for k in range(t):
+                        s += tmp[a, k] * smooth[b, k]
+                    e[a, b] = norm * weight[a, b] * s
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _fold(contrib, t, y0, canvas):
+    """Add every window's T x T contribution into the padded canvas at its own place.
+
+    Parallel over canvas rows, each summing the T rows of windows that reach it, so
+    no two threads write the same row.
+    """
+    n, width, _ = contrib.shape
+    for yy in prange(y0, y0 + n + t - 1):
+        for a in range(t):
+            i = yy - a - y0
+            if i < 0 or i >= n:
+                continue
+            for x in range(width):
+                for b in range(t):
+                    canvas[yy, x + b] += contrib[i, x, a * t + b]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _weigh_centres(err, weight, norm, out):
+    """SWW, Eq. (4): ``out[i, x] = norm * sum_k weight[k] E_w[k]`` for every window."""
+    for i in prange(err.shape[0]):
+        for x in range(err.shape[1]):
+            s = 0.0
+            for k in range(err.shape[2]):
+                s += weight[k] * err[i, x, k]
+            out[i, x] = norm * s
+
+
+# --------------------------------------------------------------------------- host side
+
+
+def _reflect_indices(n: int, pad: int) -> np.ndarray:
+    """Source index of every position of a reflect-padded axis (edge not repeated)."""
+    idx = np.abs(np.arange(-pad, n + pad))
+    return np.where(idx > n - 1, 2 * (n - 1) - idx, idx).astype(np.int64)
+
+
+def smoothing_matrix(t: int, sigma_s: float | None, kernel_size: int = statistics.SMOOTH_KERNEL) -> np.ndarray:
+    """The T x T matrix ``A`` of the 1-D ``kernel_size``-tap Gaussian blur with reflect padding.
+
+    Blurring a T x T map ``E`` as :func:`fca_utils.ops.gaussian_blur` does equals
+    ``A @ E @ A.T``; ``sigma_s=None`` (no smoothing) gives the identity.
+    """
+    if sigma_s is None:
+        return np.eye(t)
+    g = gaussian_kernel1d(kernel_size, sigma_s, dtype=torch.float64).numpy()
+    src = _reflect_indices(t, kernel_size // 2)
+    a = np.zeros((t, t))
+    for row in range(t):
+        for k in range(kernel_size):
+            a[row, src[row + k]] += g[k]
+    return a
+
+
+def _kernel_input(feats: torch.Tensor) -> np.ndarray:
+    """Contiguous NumPy view (float32/float64) of a CPU feature map for the kernels."""
+    if feats.dtype not in (torch.float32, torch.float64):
+        feats = feats.float()
+    return feats.detach().contiguous().numpy()
+
+
+def _order_keys(x: np.ndarray) -> np.ndarray:
+    """int32 keys that order every channel's values like the values themselves.
+
+    float32: the bit patterns (a view; :func:`_order_key` makes them monotone).
+    float64: the rank of each value among its channel's distinct values.
+    """
+    if x.dtype == np.float32:
+        return x.view(np.int32)
+    keys = np.empty(x.shape, np.int32)
+    for c in range(x.shape[0]):
+        keys[c] = np.unique(x[c], return_inverse=True)[1].reshape(x.shape[1:])
+    return keys
+
+
+def _scaled(feats, patch_size: int, scale: bool) -> tuple[torch.Tensor, int]:
+    """Checked features, min-max scaled per channel (Appendix E) in chunks of channels.
+
+    Scaling is per channel, so chunking gives the same values as
+    :func:`fca_utils.ops.scale_features` on the whole map without its full-size temporaries.
+    """
+    feats = as_feature_map(feats)
+    t = check_patch_size(patch_size, feats.shape[1], feats.shape[2])
+    if not scale:
+        return feats, t
+    out = torch.empty_like(feats)
+    step = max(1, CHUNK_VALUES // (feats.shape[1] * feats.shape[2]))
+    for c in range(0, feats.shape[0], step):
+        out[c : c + step] = scale_features(feats[c : c + step])
+    return out, t
+
+
+def _references(feats: torch.Tensor, x: np.ndarray, keys: np.ndarray, t: int, reference) -> np.ndarray:
+    """The sorted references as a (K, C, T*T) float64 array.
+
+    ``None`` is the median reference (Eq. 7) computed by :func:`_median_reference`;
+    anything else is built and checked by the PyTorch version's own code.
+    """
+    if reference is None:
+        return _median_reference(x, keys, t)[None].astype(np.float64)
+    refs = statistics._SortedReference(feats, t, reference).windows
+    return refs.to(torch.float64).contiguous().numpy()
+
+
+def _prepare(feats, patch_size: int, reference, scale: bool):
+    """Scaled features, T, and the kernels' NumPy inputs: values, keys, references, reflect indices."""
+    feats, t = _scaled(feats, patch_size, scale)
+    x = _kernel_input(feats)
+    keys = _order_keys(x)
+    refs = _references(feats, x, keys, t, reference)
+    _, h, w = feats.shape
+    p = t // 2
+    return feats, t, x, keys, refs, _reflect_indices(h, p), _reflect_indices(w, p)
+
+
+def _tile_rows(width: int, t: int, tile_rows: int | None) -> int:
+    """Rows of windows per tile: ``tile_rows`` checked, or as many as ``TILE_BYTES`` allows."""
+    if tile_rows is None:
+        return max(1, TILE_BYTES // (8 * width * t * t))
+    if int(tile_rows) != tile_rows or tile_rows < 1:
+        raise ValueError(f"tile_rows must be a positive integer, got {tile_rows!r}")
+    return int(tile_rows)
+
+
+def sww(
+    feats,
+    patch_size: int = 9,
+    sigma: float = 3.0,
+    reference=None,
+    *,
+    scale: bool = True,
+    tile_rows: int | None = None,
+) -> torch.Tensor:
+    """Sample-weighted Wasserstein, Eq. (4), on the CPU with numba.
+
+    ``S(x, y) = sum_{(x',y') in P_xy} M(x', y'; P_xy) G_sigma(x'-x, y'-y)``, the same
+    result as :func:`fca_utils.statistics.sww` (``backend="torch"``), computed as
+    described in the module docstring: ``S = sum_i G_sigma[i] E_w[i] / (C K)``.
+
+    Parameters
+    ----------
+    feats : (C, H, W) or (1, C, H, W) CPU tensor
+    patch_size : odd T
+    sigma : sigma of the spatial weights ``G_sigma``
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor or
+        PatchReference. A NearestReference (a different reference set per window)
+        is not supported by the kernel: it falls back to the PyTorch version.
+    scale : min-max scale each channel to [0, 1] first (Appendix E)
+    tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
+        the result does not depend on it.
+
+    Returns
+    -------
+    (H, W) tensor of the input's dtype, on the CPU.
+    """
+    if isinstance(reference, NearestReference):
+        return statistics.sww(feats, patch_size, sigma, reference, scale=scale, backend="torch")
+    statistics._check_sigma("sigma", sigma)
+    feats, t, x, keys, refs, ry, rx = _prepare(feats, patch_size, reference, scale)
+    n_ch, h, w = x.shape
+    weight = gaussian_kernel2d(t, sigma, dtype=torch.float64).reshape(-1).numpy()
+    norm = 1.0 / (n_ch * refs.shape[0])
+    out = np.empty((h, w))
+    rows = _tile_rows(w, t, tile_rows)
+    for y0 in range(0, h, rows):
+        err = np.empty((min(rows, h - y0), w, t * t))
+        _tile_errors(x, keys, ry, rx, refs, y0, err)
+        _weigh_centres(err, weight, norm, out[y0 : y0 + err.shape[0]])
+    return torch.from_numpy(out).to(feats.dtype)
+
+
+def fca(
+    feats,
+    patch_size: int = 9,
+    sigma_p: float = 3.0,
+    sigma_s: float | None = 1.0,
+    reference=None,
+    *,
+    scale: bool = True,
+    tile_rows: int | None = None,
+) -> torch.Tensor:
+    """Feature Correspondence Analysis, Eq. (5) with the smoothing G_{sigma_s}, on the CPU with numba.
+
+    ``S(x, y) = sum_{(x',y') in P_xy} G_{sigma_s}(M(., .; P_x'y'))(x, y) G_{sigma_p}(x'-x, y'-y)``,
+    the same result as :func:`fca_utils.statistics.fca` (``backend="torch"``),
+    computed as described in the module docstring: every window adds
+    ``G_{sigma_p} * (A E_w A^T) / (C K)`` to the pixels it covers.
+
+    Parameters
+    ----------
+    feats : (C, H, W) or (1, C, H, W) CPU tensor
+    patch_size : odd T >= 3 (9 at full resolution, 3 at 320x320)
+    sigma_p : sigma of the window weights ``G_{sigma_p}``
+    sigma_s : sigma of the 5 x 5 per-window smoothing; None skips it (Eq. (5) exactly)
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor or
+        PatchReference. A NearestReference (a different reference set per window)
+        is not supported by the kernel: it falls back to the PyTorch version.
+    scale : min-max scale each channel to [0, 1] first (Appendix E)
+    tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
+        the result does not depend on it.
+
+    Returns
+    -------
+    (H, W) tensor of the input's dtype, on the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = torch.rand(8, 32, 32); f[:, 10:13, 10:13] += 2
+    >>> s = fca(f, patch_size=9)
+    >>> bool(s[11, 11] > s[25, 25])
+    True
+    """
+    if isinstance(reference, NearestReference):
+        return statistics.fca(feats, patch_size, sigma_p, sigma_s, reference, scale=scale, backend="torch")
+    statistics._check_sigma("sigma_p", sigma_p)
+    if sigma_s is not None:
+        statistics._check_sigma("sigma_s", sigma_s)
+    feats, t, x, keys, refs, ry, rx = _prepare(feats, patch_size, reference, scale)
+    if sigma_s is not None and t < 3:
+        raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    n_ch, h, w = x.shape
+    p = t // 2
+    smooth = smoothing_matrix(t, sigma_s)
+    weight = gaussian_kernel2d(t, sigma_p, dtype=torch.float64).numpy()
+    norm = 1.0 / (n_ch * refs.shape[0])
+    canvas = np.zeros((h + 2 * p, w + 2 * p))
+    rows = _tile_rows(w, t, tile_rows)
+    for y0 in range(0, h, rows):
+        err = np.empty((min(rows, h - y0), w, t * t))
+        _tile_errors(x, keys, ry, rx, refs, y0, err)
+        _smooth_and_weigh(err, smooth, weight, norm)
+        _fold(err, t, y0, canvas)
+    return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)

@@ -1,0 +1,189 @@
+"""The numba kernels of fca_utils.fast give the straightforward PyTorch results (Eqs. (4), (5))."""
+import numpy as np
+import pytest
+import torch
+
+from fca_utils import fast, ops, reference, statistics
+
+RTOL = 1e-5
+
+
+def random_feats(c, h, w, seed, dtype=torch.float32):
+    return torch.from_numpy(np.random.default_rng(seed).random((c, h, w))).to(dtype)
+
+
+def relu_like_feats(c, h, w, seed):
+    """Features with many exact ties: about half the values are 0, the rest on a coarse grid."""
+    rng = np.random.default_rng(seed)
+    f = np.maximum(rng.normal(size=(c, h, w)), 0.0)
+    return torch.from_numpy(np.round(f * 4) / 4).float()
+
+
+def assert_same_map(actual: torch.Tensor, expected: torch.Tensor, rtol=RTOL):
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
+    diff = (actual.double() - expected.double()).abs().max().item()
+    scale = max(expected.double().abs().max().item(), 1e-30)
+    assert diff <= rtol * scale, f"max relative difference {diff / scale:.3g} > {rtol}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "t, sigma_p, sigma_s, shape",
+    [
+        (3, 3.0, 1.0, (4, 13, 21)),
+        (3, 1.0, None, (1, 13, 21)),
+        (5, 3.0, 1.0, (6, 21, 13)),
+        (5, 1.5, 2.0, (1, 11, 17)),
+        (9, 3.0, 1.0, (3, 13, 21)),
+        (9, 6.0, 3.0, (2, 20, 14)),
+        (9, 2.0, None, (2, 12, 16)),
+    ],
+)
+def test_fca_equals_torch(t, sigma_p, sigma_s, shape, dtype):
+    feats = random_feats(*shape, seed=t + shape[0], dtype=dtype)
+    expected = statistics.fca(feats, t, sigma_p, sigma_s, backend="torch")
+    assert_same_map(statistics.fca(feats, t, sigma_p, sigma_s, backend="numba"), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("t, sigma, shape", [(3, 1.0, (4, 13, 21)), (5, 3.0, (1, 21, 13)), (9, 3.0, (3, 13, 21))])
+def test_sww_equals_torch(t, sigma, shape, dtype):
+    feats = random_feats(*shape, seed=50 + t, dtype=dtype)
+    expected = statistics.sww(feats, t, sigma, backend="torch")
+    assert_same_map(statistics.sww(feats, t, sigma, backend="numba"), expected)
+
+
+@pytest.mark.parametrize("t", [3, 9])
+def test_512_channels(t):
+    feats = random_feats(512, 16, 12, seed=7)
+    assert_same_map(statistics.fca(feats, t, backend="numba"), statistics.fca(feats, t, backend="torch"))
+    assert_same_map(statistics.sww(feats, t, backend="numba"), statistics.sww(feats, t, backend="torch"))
+
+
+@pytest.mark.parametrize("t", [3, 5, 9])
+def test_ties_are_ranked_like_the_stable_sort(t):
+    # Exact ties (ReLU zeros, quantized values, and reflect padding at the borders).
+    feats = relu_like_feats(8, 15, 18, seed=t)
+    assert_same_map(statistics.fca(feats, t, backend="numba"), statistics.fca(feats, t, backend="torch"))
+    assert_same_map(statistics.sww(feats, t, backend="numba"), statistics.sww(feats, t, backend="torch"))
+
+
+def test_signed_zero_is_a_tie():
+    feats = relu_like_feats(3, 12, 12, seed=1)
+    feats[:, ::2] *= -1.0  # -0.0 where the value is 0
+    kw = dict(patch_size=5, scale=False)
+    assert_same_map(statistics.fca(feats, **kw, backend="numba"), statistics.fca(feats, **kw, backend="torch"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_explicit_and_multiple_references(dtype):
+    feats = random_feats(5, 14, 17, seed=3, dtype=dtype)
+    single = reference.median(feats, 5)  # (C, T*T)
+    several = torch.sort(torch.rand(3, 5, 25, dtype=torch.float64), dim=-1).values  # (K, C, T*T)
+    patches = reference.random(feats, 5, k=4, seed=1)
+    for ref in (single, several, patches):
+        for stat in (statistics.fca, statistics.sww):
+            assert_same_map(stat(feats, 5, reference=ref, backend="numba"), stat(feats, 5, reference=ref, backend="torch"))
+
+
+def test_all_patches_reference():
+    feats = random_feats(2, 10, 9, seed=4)
+    ref = reference.all_patches(feats, 3)
+    assert_same_map(statistics.fca(feats, 3, reference=ref, backend="numba"), statistics.fca(feats, 3, reference=ref, backend="torch"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("t, shape", [(3, (4, 13, 21)), (5, (3, 16, 12)), (9, (2, 9, 9)), (9, (3, 20, 30))])
+def test_median_reference_equals_reference_median(t, shape, dtype):
+    feats = relu_like_feats(*shape, seed=t).to(dtype)
+    scaled = ops.scale_features(feats)
+    x = fast._kernel_input(scaled)
+    expected = reference.median(scaled, t, scale=False).numpy()
+    assert np.array_equal(fast._median_reference(x, fast._order_keys(x), t), expected)
+
+
+def test_nearest_reference_falls_back_to_torch():
+    feats = random_feats(3, 10, 10, seed=5)
+    ref = reference.knn(feats, 3, k=2)
+    assert_same_map(statistics.fca(feats, 3, reference=ref, backend="numba"), statistics.fca(feats, 3, reference=ref, backend="torch"))
+    assert_same_map(statistics.sww(feats, 3, reference=ref, backend="numba"), statistics.sww(feats, 3, reference=ref, backend="torch"))
+
+
+@pytest.mark.parametrize("tile_rows", [1, 4, 7])
+def test_tiled_equals_untiled(tile_rows):
+    feats = random_feats(6, 23, 19, seed=6, dtype=torch.float64)
+    whole = fast.fca(feats, 5)
+    assert torch.allclose(fast.fca(feats, 5, tile_rows=tile_rows), whole, rtol=1e-12, atol=0)
+    assert torch.allclose(fast.sww(feats, 5, tile_rows=tile_rows), fast.sww(feats, 5), rtol=1e-12, atol=0)
+
+
+def test_default_tiles_split_a_wide_map(monkeypatch):
+    monkeypatch.setattr(fast, "TILE_BYTES", 3 * 8 * 40 * 9)  # three window rows per tile
+    feats = random_feats(2, 11, 40, seed=8)
+    assert_same_map(fast.fca(feats, 3), statistics.fca(feats, 3, backend="torch"))
+
+
+def test_chunked_preparation_equals_whole(monkeypatch):
+    monkeypatch.setattr(fast, "CHUNK_VALUES", 1)  # scale one channel at a time
+    feats = random_feats(5, 12, 14, seed=11)
+    scaled, _ = fast._scaled(feats, 5, scale=True)
+    assert torch.equal(scaled, ops.scale_features(feats))
+    assert_same_map(fast.fca(feats, 5), statistics.fca(feats, 5, backend="torch"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_dtype_device_and_shape_are_preserved(dtype):
+    feats = random_feats(3, 9, 11, seed=9).to(dtype)
+    for out in (statistics.fca(feats[None], 3, backend="numba"), statistics.sww(feats, 3, backend="numba")):
+        assert out.shape == (9, 11)
+        assert out.dtype == dtype
+        assert out.device == feats.device
+
+
+def test_constant_input_gives_zero():
+    feats = torch.full((4, 12, 10), 0.7)
+    for out in (fast.fca(feats, 5), fast.sww(feats, 5)):
+        assert torch.isfinite(out).all()
+        assert out.abs().max() == 0
+
+
+@pytest.mark.parametrize("t, sigma", [(3, 1.0), (5, 2.0), (9, 1.0)])
+def test_smoothing_matrix_is_the_reflect_padded_blur(t, sigma):
+    e = torch.rand(t, t, dtype=torch.float64)
+    a = torch.from_numpy(fast.smoothing_matrix(t, sigma))
+    blurred = ops.gaussian_blur(e, statistics.SMOOTH_KERNEL, sigma)
+    assert torch.allclose(a @ e @ a.T, blurred, rtol=1e-12, atol=1e-15)
+
+
+def test_auto_uses_numba_on_cpu(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fast, "fca", lambda *a, **k: calls.append("fca") or torch.zeros(1))
+    monkeypatch.setattr(fast, "sww", lambda *a, **k: calls.append("sww") or torch.zeros(1))
+    feats = random_feats(2, 8, 8, seed=0)
+    statistics.fca(feats, 3)
+    statistics.sww(feats, 3)
+    statistics.fca(feats, 3, backend="torch")
+    assert calls == ["fca", "sww"]
+
+
+def test_backend_is_checked():
+    feats = random_feats(2, 8, 8, seed=0)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        statistics.fca(feats, 3, backend="cuda")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        statistics.sww(torch.empty(2, 8, 8, device="meta"), 3, backend="numba")
+    assert not fast.use_numba("auto", torch.empty(2, 8, 8, device="meta"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("t", [3, 9])
+def test_cuda_equals_cpu(t):
+    feats = relu_like_feats(64, 24, 20, seed=t)  # with ties: both sorts are stable
+    ref = reference.random(feats, t, k=2, seed=0)
+    for kw in (dict(), dict(reference=ref)):
+        gpu = statistics.fca(feats.cuda(), t, **kw)
+        assert gpu.device.type == "cuda"
+        assert_same_map(gpu.cpu(), statistics.fca(feats, t, **kw))
+        assert_same_map(statistics.sww(feats.cuda(), t, **kw).cpu(), statistics.sww(feats, t, **kw))
