@@ -1,0 +1,168 @@
+"""The embedded benchmark and the Figure 3 toy examples (fca_utils.synthetic)."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from fca_utils import datasets, defects, synthetic
+
+SCALE = 0.25  # same code path as the benchmark, images 4x smaller
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    return synthetic.generate_benchmark(tmp_path_factory.mktemp("a") / "embedded", seed=0, progress=False,
+                                        scale=SCALE)
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(bench, tmp_path):
+    again = synthetic.generate_benchmark(tmp_path / "b", seed=0, progress=False, scale=SCALE)
+    other = synthetic.generate_benchmark(tmp_path / "c", seed=1, progress=False, scale=SCALE)
+    first = _files(bench)
+    assert first == _files(again)
+    third = _files(other)
+    images = [rel for rel in first if rel.endswith(".png")]
+    assert sum(first[rel] != third.get(rel) for rel in images) > 0.95 * len(images)
+
+
+def test_layout_counts_and_sizes(bench):
+    ds = datasets.open_dataset("embedded", root=bench, generate=False)
+    assert ds.classes == list(synthetic.CLASS_NAMES) and len(ds.classes) >= 6
+    for cls in ds.classes:
+        assert ds.count(cls) - ds.count(cls, "good") >= 10
+        assert ds.count(cls, "good") >= 3
+        assert len(list((bench / cls / "train" / "good").glob("*.png"))) == synthetic.TRAIN_GOOD
+    sides = [spec.size for spec in synthetic.CLASSES]
+    assert all(256 <= s <= 1024 for s in sides) and 1024 in sides
+    assert sum(256 <= s <= 512 for s in sides) > len(sides) / 2
+    types = {t for spec in synthetic.CLASSES for t in spec.defects}
+    assert types == set(defects.DEFECT_TYPES)
+    sample = next(ds.samples("woven", "phase"))
+    assert sample.image.dtype == np.uint8 and sample.image.shape == (256, 256, 3)
+    assert sample.mask.dtype == bool and sample.mask.any()
+    mask_file = bench / "woven" / "ground_truth" / "phase" / "000_mask.png"
+    assert set(np.unique(np.asarray(Image.open(mask_file)))) == {0, 255}
+
+
+@pytest.mark.parametrize("spec", synthetic.CLASSES, ids=lambda s: s.name)
+def test_masks_are_exactly_where_pixels_changed(bench, spec):
+    """Re-render each image with its clean texture and compare with the files on disk."""
+    for sample in synthetic.render_class(spec, seed=0, scale=SCALE):
+        image = np.asarray(Image.open(bench / sample.image_relpath))
+        np.testing.assert_array_equal(image, sample.image)
+        changed = np.any(image != sample.clean, axis=-1)
+        if sample.mask_relpath is None:
+            assert not changed.any()
+            continue
+        mask = np.asarray(Image.open(bench / sample.mask_relpath)) > 0
+        assert not (changed & ~mask).any(), f"{sample.image_relpath}: pixels changed outside the mask"
+        assert changed[mask].mean() >= defects.MIN_CHANGED, f"{sample.image_relpath}: mask larger than the change"
+        assert 0 < mask.mean() < 0.2
+
+
+def test_defects_are_not_found_by_a_colour_threshold(bench):
+    ds = datasets.open_dataset("embedded", root=bench, generate=False)
+    scores = []
+    for cls in ds.classes:
+        for s in ds.samples(cls):
+            if s.defect_type == "good":
+                continue
+            best = max(max(a, 1 - a) for a in (roc_auc_score(s.mask.ravel(), s.image[..., k].ravel())
+                                               for k in range(3)))
+            scores.append(best)
+    # measured: mean 0.70 at this scale and at full size; 1.0 would be trivially separable
+    assert np.mean(scores) < 0.8
+    assert np.median(scores) < 0.8
+
+
+def test_report_is_written(bench):
+    report = json.loads((bench / "report.json").read_text())
+    assert set(report["classes"]) == set(synthetic.CLASS_NAMES)
+    brick = report["classes"]["brick"]
+    assert sum(brick["test_defective"].values()) == 2 * len(synthetic.CLASSES[0].defects)
+    assert brick["mask_coverage_percent"]["min"] > 0
+    assert "| brick |" in (bench / "report.md").read_text()
+
+
+def test_current_copy_is_kept_and_a_damaged_one_regenerated(bench, tmp_path):
+    root = synthetic.generate_benchmark(tmp_path / "d", seed=0, progress=False, scale=SCALE)
+    target = root / "gravel" / "test" / "good" / "000.png"
+    stamp = target.stat().st_mtime_ns
+    synthetic.generate_benchmark(root, seed=0, progress=False, scale=SCALE)
+    assert target.stat().st_mtime_ns == stamp
+    assert not synthetic.is_current(root, seed=1, scale=SCALE)
+    target.write_bytes(target.read_bytes()[:100])  # a truncated file
+    assert not synthetic.is_current(root, seed=0, scale=SCALE)
+    synthetic.generate_benchmark(root, seed=0, progress=False, scale=SCALE)
+    assert _files(root) == _files(bench)
+
+
+def test_interrupted_generation_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(defects, "plant", crash)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.generate_benchmark(tmp_path / "e", seed=0, progress=False, scale=SCALE)
+    assert os.listdir(tmp_path) == []
+    assert not synthetic.is_current(tmp_path / "e", seed=0, scale=SCALE)
+
+
+def test_a_folder_that_is_not_a_benchmark_is_not_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not an embedded benchmark"):
+        synthetic.generate_benchmark(tmp_path, progress=False, scale=SCALE)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_work_folders_of_dead_runs_are_removed(tmp_path):
+    stale = tmp_path / ".embedded.tmp-999999999"
+    (stale / "brick").mkdir(parents=True)
+    synthetic.generate_benchmark(tmp_path / "embedded", progress=False, scale=SCALE)
+    assert sorted(os.listdir(tmp_path)) == ["embedded"]
+
+
+def test_command_line(tmp_path, capsys):
+    assert synthetic.main(["--root", str(tmp_path / "f"), "--scale", str(SCALE), "--quiet"]) == 0
+    assert "generated" in capsys.readouterr().out
+    assert synthetic.main(["--root", str(tmp_path / "f"), "--scale", str(SCALE), "--quiet"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_toy_outlier_is_a_few_out_of_range_pixels():
+    outlier, _ = synthetic.toy_examples(size=128, seed=0)
+    assert outlier.name == "outlier"
+    assert outlier.image.shape == (128, 128, 3) and outlier.image.dtype == np.float32
+    gray = outlier.image[..., 0]
+    assert 4 <= outlier.mask.sum() <= 25
+    assert gray[outlier.mask].min() >= 0.95 and gray[~outlier.mask].max() <= 0.75
+
+
+def test_toy_contextual_anomaly_has_a_normal_histogram_but_a_wrong_arrangement():
+    _, contextual = synthetic.toy_examples(size=128, seed=0)
+    gray = contextual.image[..., 0]
+    mask = contextual.mask
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    assert (x1 - x0) % 8 == 0
+    levels = gray > 0.5  # the stripes' 0.3 and 0.7 without the noise
+    inside, outside = levels[y0:y1, x0:x1], levels[y0:y1, x1:x1 + (x1 - x0)]
+    assert inside.sum() == outside.sum() == inside.size // 2  # same histogram
+    assert abs(gray[mask].mean() - gray[~mask].mean()) < 0.01
+    assert (levels[y0:y1, x0:x1] != levels[y0 - (y1 - y0):y0, x0:x1]).all()  # every pixel differs from normal
+
+
+def test_toy_examples_are_deterministic():
+    a, b = synthetic.toy_examples(seed=3), synthetic.toy_examples(seed=3)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.mask, y.mask)
