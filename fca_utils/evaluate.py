@@ -81,14 +81,20 @@ class MethodRun:
         return float(np.mean(values)) if values else float("nan")
 
 
+def _as_preset(method: str | Preset) -> Preset:
+    if isinstance(method, Preset):
+        return method
+    if method not in PRESETS:
+        raise ValueError(f"unknown method {method!r}; expected one of {sorted(PRESETS)} or a Preset")
+    return PRESETS[method]
+
+
 def configure(method: str | Preset, dataset: Dataset, height: int, width: int, **overrides) -> Preset:
     """The preset ``method`` adapted to ``dataset``'s protocol for an image of ``height`` x ``width``.
 
     Overrides (``patch_size``, ``sigma_p``, ``statistic`` ...) win over both.
     """
-    preset = PRESETS[method] if isinstance(method, str) else method
-    if isinstance(method, str) and method not in PRESETS:
-        raise ValueError(f"unknown method {method!r}; expected one of {sorted(PRESETS)} or a Preset")
+    preset = _as_preset(method)
     if preset.image_size is None:
         proto = dataset.protocol
         preset = replace(preset, image_size=proto.image_size, patch_size=proto.patch_size_for(height, width))
@@ -167,10 +173,8 @@ def run_method(
     missing = [c for c in classes if c not in dataset.classes]
     if missing:
         raise ValueError(f"{dataset.name} has no class(es) {missing}; classes: {dataset.classes}")
+    base = _as_preset(method)
     extractor, _ = features.resolve_backbone(backbone, device=device)
-    base = PRESETS[method] if isinstance(method, str) and method in PRESETS else method
-    if not isinstance(base, Preset):
-        raise ValueError(f"unknown method {method!r}; expected one of {sorted(PRESETS)} or a Preset")
     maps_dir = Path(maps_root) / dataset.name / _method_key(base, extractor.name, overrides)
     run = MethodRun(base.name, extractor.name, maps_dir)
 

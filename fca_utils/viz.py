@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["class_normalizer", "colorize", "overlay"]
+__all__ = ["class_normalizer", "colorize", "overlay", "example_grid"]
 
 
 def class_normalizer(maps, border: int = 0):
@@ -41,3 +41,45 @@ def overlay(image: np.ndarray, normalized: np.ndarray, alpha: float = 0.6, cmap:
     weight = (alpha * np.clip(normalized, 0, 1))[..., None]
     blended = img.astype(np.float32) * (1 - weight) + colorize(normalized, cmap).astype(np.float32) * weight
     return blended.round().astype(np.uint8)
+
+
+def example_grid(rows, normalizer, threshold: float | None = None, titles=("image", "ground truth", "anomaly map"),
+                 row_labels=None, cell_size: float = 2.2):
+    """The paper's qualitative figures (Figures 5 and 8): image, ground truth, "Reds" map.
+
+    Parameters
+    ----------
+    rows : list of (image, mask, scores)
+        ``image`` (H, W[, 3]) uint8, ``mask`` (H, W) bool, ``scores`` (H, W) float, all of one size.
+    normalizer : callable
+        From :func:`class_normalizer`: one colour scale for all maps of a class.
+    threshold : float, optional
+        Score threshold (e.g. the class's F1-optimal one from :func:`fca_utils.metrics.f1_max`):
+        the thresholded region is drawn as a blue contour on the map, the ground truth as a
+        black contour, as in the paper's Figure 5.
+    titles : three column titles; row_labels : optional label per row.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 3, figsize=(3 * cell_size, len(rows) * cell_size), squeeze=False)
+    for i, (image, mask, scores) in enumerate(rows):
+        image, mask = np.asarray(image), np.asarray(mask, bool)
+        shown = [image, mask, colorize(normalizer(scores))]
+        for j, (ax, picture) in enumerate(zip(axes[i], shown)):
+            ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1 if j == 1 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j], fontsize=9)
+        if mask.any():
+            axes[i, 2].contour(mask, levels=[0.5], colors="black", linewidths=0.8)
+        if threshold is not None and (np.asarray(scores) >= threshold).any():
+            axes[i, 2].contour(np.asarray(scores) >= threshold, levels=[0.5], colors="tab:blue", linewidths=0.8)
+        if row_labels is not None:
+            axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,130 @@
+"""Dataset runs (fca_utils.evaluate) and notebook reporting (fca_utils.report)."""
+import numpy as np
+import pytest
+import torch
+
+from fca_utils import evaluate, metrics, report
+from fca_utils.datasets import DatasetNotFoundError, map_path, open_dataset, read_anomaly_map
+from fca_utils.layout import write_image, write_mask
+from fca_utils.tables import Table
+
+
+def _texture(rng, size):
+    """Vertical stripes with noise: a homogeneous texture for a planted defect."""
+    x = np.arange(size)
+    stripes = 0.5 + 0.3 * np.sin(2 * np.pi * x / 6)[None, :]
+    image = np.clip(stripes + 0.05 * rng.standard_normal((size, size)), 0, 1)
+    return (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """Two classes in MVTec layout, 48 x 48: two good images, three with a bright square."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "tiny"
+    for cls in ("a", "b"):
+        for i in range(2):
+            write_image(root / cls / "test" / "good" / f"{i:03d}.png", _texture(rng, 48))
+        for i in range(3):
+            image, mask = _texture(rng, 48), np.zeros((48, 48), bool)
+            y, x = 10 + 8 * i, 12 + 6 * i
+            mask[y:y + 8, x:x + 8] = True
+            image[mask] = 250
+            write_image(root / cls / "test" / "spot" / f"{i:03d}.png", image)
+            write_mask(root / cls / "ground_truth" / "spot" / f"{i:03d}_mask.png", mask)
+    return open_dataset(root)
+
+
+def test_select_entries_is_deterministic_and_covers_defect_types(tiny_dataset):
+    picked = evaluate.select_entries(tiny_dataset, "a", 3)
+    assert picked == evaluate.select_entries(tiny_dataset, "a", 3)
+    # one of each type first (good, spot), then the next good; kept in the dataset's order
+    assert [(e.defect_type, e.stem) for e in picked] == [("good", "000"), ("good", "001"), ("spot", "000")]
+    assert evaluate.select_entries(tiny_dataset, "a") == tiny_dataset.entries("a")
+    with pytest.raises(ValueError, match="positive"):
+        evaluate.select_entries(tiny_dataset, "a", 0)
+
+
+def test_configure_follows_protocol_or_keeps_the_method_size(tiny_dataset):
+    full = evaluate.configure("paper", tiny_dataset, 1024, 1024)
+    assert full.image_size is None and full.patch_size == 9
+    assert evaluate.configure("paper", tiny_dataset, 512, 512).patch_size == 5
+    assert evaluate.configure("paper320", tiny_dataset, 1024, 1024).patch_size == 3
+    assert evaluate.configure("paper", tiny_dataset, 1024, 1024, patch_size=7).patch_size == 7
+    with pytest.raises(ValueError, match="unknown preset parameter"):
+        evaluate.configure("paper", tiny_dataset, 64, 64, window=3)
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate.configure("nope", tiny_dataset, 64, 64)
+
+
+def test_run_writes_maps_resumes_and_recomputes_corrupt_ones(tiny_dataset, tmp_path):
+    kwargs = dict(backbone="colors", patch_size=5, progress=False)
+    run = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    assert run.computed == 10 and run.reused == 0 and run.backbone == "colors"
+
+    # The metrics are those of the written maps, with the protocol's 10 % border.
+    entries = tiny_dataset.entries("a")
+    maps = [read_anomaly_map(map_path(run.maps_dir, "a", e.defect_type, e.stem)) for e in entries]
+    masks = [tiny_dataset.load(e).mask for e in entries]
+    expected = metrics.evaluate(maps, masks, border=5)
+    assert run.metrics["a"]["au_pro"] == expected["au_pro"]
+    assert run.metrics["a"]["images"] == 5 and run.metrics["a"]["border"] == 5
+    assert run.metrics["a"]["pixel_auroc"] > 0.9  # the bright squares are found
+    assert np.isfinite(run.seconds_per_image())
+
+    again = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    assert again.computed == 0 and again.reused == 10
+    assert again.metrics["a"]["au_pro"] == run.metrics["a"]["au_pro"]
+
+    victim = map_path(run.maps_dir, "b", "spot", "001")
+    victim.write_bytes(victim.read_bytes()[:100])  # an interrupted write
+    resumed = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    assert resumed.computed == 1 and resumed.reused == 9
+    assert resumed.metrics["b"]["au_pro"] == run.metrics["b"]["au_pro"]
+
+    other = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", classes=["a"], max_images=3,
+                                backbone="colors", patch_size=3, progress=False)
+    assert other.maps_dir != run.maps_dir and other.computed == 3 and list(other.metrics) == ["a"]
+
+
+def test_run_rejects_unknown_classes_and_methods(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="no class"):
+        evaluate.run_method(tiny_dataset, "paper", tmp_path, classes=["zebra"], backbone="colors")
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate.run_method(tiny_dataset, "fancy", tmp_path, backbone="colors")
+
+
+def test_report_start_saves_tables_and_figures(tmp_path, tiny_dataset, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nb = report.start("99_test", mode="full", dataset=str(tiny_dataset.root), device="cpu", backbone="colors",
+                      output_dir=tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert "backbone: colors" in printed and "tiny" in printed and "mode: full" in printed
+    assert nb.dataset.classes == ["a", "b"] and not nb.quick
+
+    csv = nb.save_table(Table("T", ["PRO"], {"x": [1.5]}, index_name="m"), "t")
+    assert csv == tmp_path / "out" / "99_test" / "tables" / "t.csv"
+    assert csv.read_text().splitlines() == ["m,PRO", "x,1.5"] and csv.with_suffix(".md").is_file()
+
+    fig = plt.figure()
+    paths = nb.save_figure(fig, "f")
+    plt.close(fig)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+    assert sorted(p.name for p in paths[0].parent.iterdir()) == ["f.pdf", "f.png"]  # no temporary files left
+
+
+def test_report_start_explains_bad_parameters(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        report.start("x", mode="fast", backbone="colors", output_dir=tmp_path)
+    with pytest.raises(DatasetNotFoundError, match="fca_utils.datasets prepare mvtec"):
+        report.start("x", mode="full", dataset="mvtec", data_root=tmp_path / "nowhere", backbone="colors",
+                     output_dir=tmp_path)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            report.start("x", device="cuda", backbone="colors", load_data=False, output_dir=tmp_path)
+    assert report.start("x", backbone="colors", load_data=False, output_dir=tmp_path, verbose=False).dataset is None
+

@@ -1,0 +1,51 @@
+"""The papermill runner: order, failure reporting, exit status, index."""
+import nbformat
+import pytest
+
+from fca_utils import reproduce
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in sources])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+WRITE_TABLE = (
+    "from pathlib import Path\n"
+    "folder = Path(output_dir) / NAME / 'tables'\n"
+    "folder.mkdir(parents=True, exist_ok=True)\n"
+    "(folder / 't.md').write_text('| a |\\n|---|\\n| ' + mode + ' |')\n"
+    "(folder / 't.csv').write_text('a\\n1')\n"
+)
+
+
+def test_series_order_failure_and_index(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "00_good.ipynb", "mode = 'quick'\noutput_dir = '.'", "NAME = '00_good'\n" + WRITE_TABLE)
+    _notebook(nbs / "01_bad.ipynb", "mode = 'quick'\noutput_dir = '.'", "x = 1", "raise RuntimeError('boom')")
+    (nbs / "notes.ipynb").write_text("{}")  # not part of the series: no NN_ prefix
+    out = tmp_path / "out"
+
+    status = reproduce.main(["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full"])
+
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "01_bad" in err and "RuntimeError: boom" in err and "raise RuntimeError" in err
+    assert (out / "notebooks" / "00_good.ipynb").is_file() and (out / "notebooks" / "01_bad.ipynb").is_file()
+    index = (out / "index.md").read_text()
+    assert index.index("00_good") < index.index("01_bad")
+    assert "| full |" in index  # the parameter reached the notebook, its table is inlined
+    assert "FAILED" in index
+
+
+def test_only_selects_and_rejects_unknown(tmp_path):
+    for name in ("00_a", "01_b", "02_c"):
+        _notebook(tmp_path / f"{name}.ipynb", "x = 1")
+    assert [p.stem for p in reproduce.find_notebooks(tmp_path, only=["01", "02"])] == ["01_b", "02_c"]
+    with pytest.raises(ValueError, match="match no notebook"):
+        reproduce.find_notebooks(tmp_path, only=["07"])
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        reproduce.find_notebooks(tmp_path / "empty")
