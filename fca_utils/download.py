@@ -151,7 +151,7 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
         try:
             import py7zr
         except ImportError as err:
-            raise DownloadError(f"extracting {archive} needs the package py7zr (pip install py7zr), "
+            raise DownloadError(f"extracting {archive} needs the package py7zr (pip install py7zr, or the project's datasets extra), "
                                 f"or extract it yourself with '7z x {archive.name}'") from err
         with py7zr.SevenZipFile(archive) as sz:
             members = [m for m in sz.getnames() if keep(m)]

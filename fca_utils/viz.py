@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["class_normalizer", "colorize", "overlay", "example_grid"]
+__all__ = ["class_normalizer", "colorize", "overlay", "comparison_grid"]
 
 
 def class_normalizer(maps, border: int = 0):
@@ -43,43 +43,68 @@ def overlay(image: np.ndarray, normalized: np.ndarray, alpha: float = 0.6, cmap:
     return blended.round().astype(np.uint8)
 
 
-def example_grid(rows, normalizer, threshold: float | None = None, titles=("image", "ground truth", "anomaly map"),
-                 row_labels=None, cell_size: float = 2.2):
-    """The paper's qualitative figures (Figures 5 and 8): image, ground truth, "Reds" map.
+
+def comparison_grid(images, masks, maps: dict, normalizers: dict | None = None, thresholds: dict | None = None,
+                    border: int = 0, row_labels=None, cell_size: float = 2.0):
+    """The paper's qualitative comparisons: Figure 5 (maps) and Figure 8 (F1-optimal contours).
 
     Parameters
     ----------
-    rows : list of (image, mask, scores)
-        ``image`` (H, W[, 3]) uint8, ``mask`` (H, W) bool, ``scores`` (H, W) float, all of one size.
-    normalizer : callable
-        From :func:`class_normalizer`: one colour scale for all maps of a class.
-    threshold : float, optional
-        Score threshold (e.g. the class's F1-optimal one from :func:`fca_utils.metrics.f1_max`):
-        the thresholded region is drawn as a blue contour on the map, the ground truth as a
-        black contour, as in the paper's Figure 5.
-    titles : three column titles; row_labels : optional label per row.
+    images : list of (H, W[, 3]) uint8 images; masks : list of (H, W) bool ground truths.
+    maps : dict method name -> list of (H, W) anomaly maps, one per image.
+    normalizers : dict method -> :func:`class_normalizer` result, or a list of them, one per
+        row (Figure 5: "Reds" maps, one colour scale per class and method). Give this or
+        ``thresholds``.
+    thresholds : dict method -> score threshold, or a list, one per row (Figure 8: the region
+        above the class's F1-optimal threshold is outlined in blue on the image; ground truth
+        in black).
+    border : pixels cropped from each side before showing ("shown after cropping to center").
+    row_labels : optional label per row.
 
     Returns
     -------
-    matplotlib Figure
+    matplotlib Figure with columns image, ground truth (Figure 5 only), one per method.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), 3, figsize=(3 * cell_size, len(rows) * cell_size), squeeze=False)
-    for i, (image, mask, scores) in enumerate(rows):
-        image, mask = np.asarray(image), np.asarray(mask, bool)
-        shown = [image, mask, colorize(normalizer(scores))]
-        for j, (ax, picture) in enumerate(zip(axes[i], shown)):
-            ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1 if j == 1 else None)
+    if (normalizers is None) == (thresholds is None):
+        raise ValueError("comparison_grid: give either normalizers (Figure 5 maps) or thresholds (Figure 8 contours)")
+    methods = list(maps)
+    for name in methods:
+        if len(maps[name]) != len(images):
+            raise ValueError(f"maps[{name!r}] has {len(maps[name])} maps for {len(images)} images")
+    crop = (slice(border, -border or None),) * 2
+    first = ["image"] + (["ground truth"] if normalizers is not None else [])
+    columns = first + methods
+    fig, axes = plt.subplots(len(images), len(columns), squeeze=False,
+                             figsize=(len(columns) * cell_size, len(images) * cell_size))
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        image, mask = np.asarray(image)[crop], np.asarray(mask, bool)[crop]
+        row = axes[i]
+        row[0].imshow(image, cmap="gray")
+        if thresholds is not None and mask.any():
+            row[0].contour(mask, levels=[0.5], colors="black", linewidths=0.8)
+        if normalizers is not None:
+            row[1].imshow(mask, cmap="gray", vmin=0, vmax=1)
+        for j, name in enumerate(methods, len(first)):
+            scores = np.asarray(maps[name][i])
+            if normalizers is not None:
+                normalize = normalizers[name][i] if isinstance(normalizers[name], list) else normalizers[name]
+                row[j].imshow(colorize(normalize(scores)[crop]))
+            else:
+                row[j].imshow(image, cmap="gray")
+                if mask.any():
+                    row[j].contour(mask, levels=[0.5], colors="black", linewidths=0.6)
+                threshold = thresholds[name][i] if isinstance(thresholds[name], list) else thresholds[name]
+                above = scores[crop] >= threshold
+                if above.any() and not above.all():
+                    row[j].contour(above, levels=[0.5], colors="tab:blue", linewidths=1.0)
+        for j, ax in enumerate(row):
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(titles[j], fontsize=9)
-        if mask.any():
-            axes[i, 2].contour(mask, levels=[0.5], colors="black", linewidths=0.8)
-        if threshold is not None and (np.asarray(scores) >= threshold).any():
-            axes[i, 2].contour(np.asarray(scores) >= threshold, levels=[0.5], colors="tab:blue", linewidths=0.8)
+                ax.set_title(columns[j], fontsize=9)
         if row_labels is not None:
-            axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
+            row[0].set_ylabel(row_labels[i], fontsize=8)
     fig.tight_layout()
     return fig

@@ -128,3 +128,26 @@ def test_report_start_explains_bad_parameters(tmp_path):
             report.start("x", device="cuda", backbone="colors", load_data=False, output_dir=tmp_path)
     assert report.start("x", backbone="colors", load_data=False, output_dir=tmp_path, verbose=False).dataset is None
 
+
+
+def test_comparison_grid_draws_figure5_and_figure8(tiny_dataset):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fca_utils import viz
+
+    samples = list(tiny_dataset.samples("a", "spot"))[:2]
+    images, masks = [s.image for s in samples], [s.mask for s in samples]
+    maps = {"A": [m.astype(float) for m in masks], "B": [1.0 - m for m in masks]}
+    fig5 = viz.comparison_grid(images, masks, maps, {k: viz.class_normalizer(v) for k, v in maps.items()}, border=4)
+    assert fig5.axes[0].get_title() == "image" and [a.get_title() for a in fig5.axes[:4]][-1] == "B"
+    assert fig5.axes[2].get_images()[0].get_array().shape[:2] == (40, 40)  # cropped
+    fig8 = viz.comparison_grid(images, masks, maps, thresholds={"A": 0.5, "B": [0.5, 0.7]})
+    assert len(fig8.axes) == 2 * 3
+    plt.close("all")
+    with pytest.raises(ValueError, match="either normalizers"):
+        viz.comparison_grid(images, masks, maps)
+    with pytest.raises(ValueError, match="has 1 maps for 2 images"):
+        viz.comparison_grid(images, masks, {"A": maps["A"][:1]}, thresholds={"A": 0.5})
