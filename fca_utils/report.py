@@ -66,6 +66,7 @@ class NotebookRun:
             os.close(fd)
             try:
                 fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+                os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
                 os.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
