@@ -41,10 +41,21 @@ window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
 4. *Parallel over rows of windows* (numba ``prange``); channels are looped inside
    a row, so each thread works on T rows of one channel at a time with its keys,
    ranks and values in L1, and per-row errors in L2.
+5. *Per-window references* (:class:`~fca_utils.reference.NearestReference`, k-NN,
+   section 3.3): every window has its own k reference windows. The same sliding
+   ranks first give every window's sorted values, ``(C, H*W, T^2)``
+   (:func:`sorted_windows`, the only full-size buffer: ``4 N C T^2`` bytes in
+   float32, 2.7 GB at 128 x 128 x 512 with T = 9). A window's sorted values are
+   those of its own row there, so the error of rank ``j`` summed over the k
+   references, ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows
+   and then sent to the position of rank ``j``: one gather per sample, not k.
+   :func:`pair_costs` and :func:`run_sums` serve the approximate k-NN search
+   (:func:`fca_utils.reference.knn_approx`).
 
 Memory
 ------
-Rows of windows are processed in tiles. A tile of ``r`` rows holds an error buffer
+Rows of windows are processed in tiles (with per-window references, the sorted
+windows of step 5 come on top). A tile of ``r`` rows holds an error buffer
 of ``r * W * T^2`` float64 values (at most ``TILE_BYTES`` by default), and FCA
 accumulates into one ``(H + T - 1, W + T - 1)`` float64 canvas. A tile reads the
 feature rows its windows cover, T // 2 beyond its own rows on each side (a halo
@@ -76,7 +87,17 @@ from . import statistics
 from .ops import as_feature_map, check_patch_size, gaussian_kernel1d, gaussian_kernel2d, scale_features
 from .reference import NearestReference
 
-__all__ = ["fca", "sww", "use_numba", "smoothing_matrix", "BACKENDS", "TILE_BYTES"]
+__all__ = [
+    "fca",
+    "sww",
+    "use_numba",
+    "smoothing_matrix",
+    "sorted_windows",
+    "pair_costs",
+    "run_sums",
+    "BACKENDS",
+    "TILE_BYTES",
+]
 
 #: Values accepted by the ``backend`` keyword of :func:`fca_utils.statistics.fca` / ``sww``.
 BACKENDS = ("auto", "torch", "numba")
@@ -86,6 +107,9 @@ TILE_BYTES = 32 * 1024 * 1024
 
 #: Min-max scaling handles about this many values at a time.
 CHUNK_VALUES = 4 * 1024 * 1024
+
+#: Chunks of channels :func:`pair_costs` splits its work into (each with its own (Q, P) sums).
+PAIR_PARTS = 8
 
 #: Key above every sample key; pads the per-window key arrays.
 _SENTINEL = np.iinfo(np.int64).max
@@ -312,6 +336,197 @@ def _weigh_centres(err, weight, norm, out):
             out[i, x] = norm * s
 
 
+# --------------------------------------------------------------------------- per-window references (k-NN)
+
+
+@njit(cache=True)
+def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
+    """Enter padded column ``j`` (source column ``col``) of channel ``c`` into the sliding window.
+
+    The same update as in :func:`_row_errors`: the column's T samples replace those
+    of column ``j - T`` in slot ``j % T``; every sample's rank changes by the number
+    of new keys below it minus the number of leaving keys below it.
+    """
+    t = rows.shape[0]
+    npad = key.shape[0]
+    base = (j % t) * t
+    for a in range(t):
+        leaving[a] = key[base + a]
+        key[base + a] = (_order_key(keys[c, rows[a], col]) << 32) | (a * stride + j)
+        vals[base + a] = x[c, rows[a], col]
+    for a in range(t):
+        new_key = key[base + a]
+        old_key = leaving[a]
+        count = 0
+        for e in range(npad):
+            ke = key[e]
+            new_below = new_key < ke
+            rank[e] += new_below - (old_key < ke)
+            count += new_below
+        above[a] = count
+    for a in range(t):
+        rank[base + a] = npad - 1 - above[a]
+
+
+@njit(cache=True)
+def _row_sorted(x, keys, ry, rx, y, out):
+    """Sorted values of the windows of row ``y``: ``out[c, x0, :]`` for every channel and window.
+
+    Ranks come from the sliding update of :func:`_slide`; ``out`` is (C, W, T*T).
+    """
+    n_ch = x.shape[0]
+    width = out.shape[1]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n, x.dtype)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            x0 = j - t + 1
+            if x0 >= 0:
+                for e in range(n):
+                    out[c, x0, rank[e]] = vals[e]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _sorted_windows(x, keys, ry, rx, out):
+    """Sorted values of every window, ``out`` (C, H*W, T*T), windows row-major; parallel over rows."""
+    width = rx.shape[0] - ry.shape[0] + x.shape[1]
+    for y in prange(x.shape[1]):
+        _row_sorted(x, keys, ry, rx, y, out[:, y * width : (y + 1) * width])
+
+
+@njit(cache=True)
+def _row_knn_errors(x, keys, ry, rx, sw, idx, y, err):
+    """:func:`_row_errors` with a reference set of its own for every window.
+
+    Window ``w = y * W + x0`` is compared with the sorted windows ``sw[:, idx[w, r]]``
+    (``sw`` is (C, H*W, T*T) from :func:`_sorted_windows`, ``idx`` (H*W, k)). The
+    window's own sorted values are ``sw[c, w]``, so the error of rank ``j``,
+    ``sum_r |sw[c, w, j] - sw[c, idx[w, r], j]|``, is summed over the references
+    on contiguous rows first, then sent to the position holding rank ``j``
+    (the ranks of the sliding update): one gather per sample instead of k.
+    """
+    n_ch = x.shape[0]
+    width = err.shape[0]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    n_ref = idx.shape[1]
+    first = y * width
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    by_rank = np.empty(n)
+    acc = np.zeros((width, n))  # by slot: index s * T + a
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            x0 = j - t + 1
+            if x0 >= 0:
+                own = sw[c, first + x0]
+                by_rank[:] = 0.0
+                for r in range(n_ref):
+                    ref = sw[c, idx[first + x0, r]]
+                    for e in range(n):
+                        by_rank[e] += abs(np.float64(own[e]) - np.float64(ref[e]))
+                for e in range(n):
+                    acc[x0, e] += by_rank[rank[e]]
+    for x0 in range(width):
+        for b in range(t):
+            s = (x0 + b) % t
+            for a in range(t):
+                err[x0, a * t + b] = acc[x0, s * t + a]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err):
+    """``_row_knn_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
+    for i in prange(err.shape[0]):
+        _row_knn_errors(x, keys, ry, rx, sw, idx, y0 + i, err[i])
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _pair_costs(sw, queries, cand, parts):
+    """``parts[p, q, j] = sum_{c in part p} sum_i |sw[c, queries[q], i] - sw[c, cand[q, j], i]|``.
+
+    L1 distances of sorted windows, split over ``len(parts)`` chunks of channels
+    that run in parallel; the caller sums ``parts`` over its first axis. ``sw`` is
+    (C, N, T*T), ``queries`` (Q,), ``cand`` (Q, P), ``parts`` (n_parts, Q, P) float64.
+    Within a part, channels are the outer loop, so all pairs read one channel's
+    N * T*T values (a few MiB) while they are in cache, and the parts need no
+    synchronization. Each pair's T*T terms of one channel are summed in the
+    values' dtype, then added in float64.
+    """
+    n_ch = sw.shape[0]
+    n_parts = parts.shape[0]
+    n_q, n_c = cand.shape
+    m = sw.shape[2]
+    for p in prange(n_parts):
+        out = parts[p]
+        out[:] = 0.0
+        for c in range(p * n_ch // n_parts, (p + 1) * n_ch // n_parts):
+            slab = sw[c]
+            for q in range(n_q):
+                a = slab[queries[q]]
+                j = 0
+                while j + 4 <= n_c:  # four candidates per pass over the query's values
+                    v0 = slab[cand[q, j]]
+                    v1 = slab[cand[q, j + 1]]
+                    v2 = slab[cand[q, j + 2]]
+                    v3 = slab[cand[q, j + 3]]
+                    s0 = a[0] - a[0]
+                    s1 = s0
+                    s2 = s0
+                    s3 = s0
+                    for i in range(m):
+                        ai = a[i]
+                        s0 += abs(ai - v0[i])
+                        s1 += abs(ai - v1[i])
+                        s2 += abs(ai - v2[i])
+                        s3 += abs(ai - v3[i])
+                    out[q, j] += s0
+                    out[q, j + 1] += s1
+                    out[q, j + 2] += s2
+                    out[q, j + 3] += s3
+                    j += 4
+                while j < n_c:
+                    v0 = slab[cand[q, j]]
+                    s0 = a[0] - a[0]
+                    for i in range(m):
+                        s0 += abs(a[i] - v0[i])
+                    out[q, j] += s0
+                    j += 1
+
+
+@njit(parallel=True, cache=True)
+def _run_sums(sw, starts, out):
+    """``out[c, w, r] = sum(sw[c, w, starts[r] : starts[r + 1]])`` (the last run ends at T*T)."""
+    n_runs = starts.shape[0]
+    m = sw.shape[2]
+    for c in prange(sw.shape[0]):
+        for w in range(sw.shape[1]):
+            for r in range(n_runs):
+                end = starts[r + 1] if r + 1 < n_runs else m
+                s = sw[c, w, starts[r]] - sw[c, w, starts[r]]
+                for i in range(starts[r], end):
+                    s += sw[c, w, i]
+                out[c, w, r] = s
+
+
 # --------------------------------------------------------------------------- host side
 
 
@@ -388,15 +603,100 @@ def _references(feats: torch.Tensor, x: np.ndarray, keys: np.ndarray, t: int, re
     return refs.to(torch.float64).contiguous().numpy()
 
 
+def _nearest_inputs(x: np.ndarray, keys: np.ndarray, t: int, ry, rx, reference: NearestReference):
+    """Every window's sorted values (C, H*W, T*T) and the checked (H*W, k) int64 neighbour indices."""
+    _, h, w = x.shape
+    statistics._check_reference_patch(reference, t)
+    if tuple(reference.shape) != (h, w):
+        raise ValueError(f"the k-NN reference was built for a {reference.shape} map, the features are {(h, w)}")
+    idx = np.ascontiguousarray(reference.indices.detach().cpu().numpy().astype(np.int64))
+    if idx.ndim != 2 or idx.shape[0] != h * w or idx.shape[1] < 1:
+        raise ValueError(f"NearestReference.indices must be (H*W, k) = ({h * w}, k), got {idx.shape}")
+    if idx.min() < 0 or idx.max() >= h * w:
+        raise ValueError(f"NearestReference.indices must lie in [0, {h * w}), got [{idx.min()}, {idx.max()}]")
+    sw = np.empty((x.shape[0], h * w, t * t), x.dtype)
+    _sorted_windows(x, keys, ry, rx, sw)
+    return sw, idx
+
+
 def _prepare(feats, patch_size: int, reference, scale: bool):
-    """Scaled features, T, and the kernels' NumPy inputs: values, keys, references, reflect indices."""
+    """Scaled features, T, and the kernels' NumPy inputs: values, keys, references, reflect indices.
+
+    ``refs`` is the (K, C, T*T) float64 array of shared references, or for a
+    :class:`~fca_utils.reference.NearestReference` the pair ``(sorted windows, indices)``.
+    """
     feats, t = _scaled(feats, patch_size, scale)
     x = _kernel_input(feats)
     keys = _order_keys(x)
-    refs = _references(feats, x, keys, t, reference)
     _, h, w = feats.shape
     p = t // 2
-    return feats, t, x, keys, refs, _reflect_indices(h, p), _reflect_indices(w, p)
+    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
+    if isinstance(reference, NearestReference):
+        refs = _nearest_inputs(x, keys, t, ry, rx, reference)
+    else:
+        refs = _references(feats, x, keys, t, reference)
+    return feats, t, x, keys, refs, ry, rx
+
+
+def _errors(x, keys, ry, rx, refs, y0: int, err: np.ndarray) -> float:
+    """Fill ``err`` with the summed errors ``E_w`` of a tile of window rows; returns 1 / (C * K)."""
+    if isinstance(refs, tuple):
+        sw, idx = refs
+        _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err)
+        return 1.0 / (x.shape[0] * idx.shape[1])
+    _tile_errors(x, keys, ry, rx, refs, y0, err)
+    return 1.0 / (x.shape[0] * refs.shape[0])
+
+
+def sorted_windows(feats, patch_size: int, *, scale: bool = True) -> np.ndarray:
+    """Per-channel sorted values of every T x T window, as a (C, H*W, T*T) NumPy array.
+
+    The same values as ``torch.sort`` of :func:`fca_utils.windows.iter_window_rows`'s
+    windows (windows row-major, reflect padding), computed with the sliding ranks of
+    the FCA kernel; float32 or float64 like the input (other dtypes: float32).
+    """
+    feats, t = _scaled(feats, patch_size, scale)
+    x = _kernel_input(feats)
+    _, h, w = x.shape
+    p = t // 2
+    out = np.empty((x.shape[0], h * w, t * t), x.dtype)
+    _sorted_windows(x, _order_keys(x), _reflect_indices(h, p), _reflect_indices(w, p), out)
+    return out
+
+
+def run_sums(sw: np.ndarray, starts) -> np.ndarray:
+    """Sums of runs of consecutive ranks: (C, N, R) from sorted windows (C, N, T*T).
+
+    Run ``r`` covers ranks ``starts[r] .. starts[r + 1] - 1`` (the last one up to T*T - 1);
+    the L1 distance of two windows' run sums is a lower bound of their exact L1 cost.
+    """
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    m = sw.shape[2]
+    if starts.ndim != 1 or starts.size < 1 or starts[0] != 0 or np.any(np.diff(starts) < 1) or starts[-1] >= m:
+        raise ValueError(f"starts must rise strictly from 0 and stay below {m}, got {starts.tolist()}")
+    out = np.empty((sw.shape[0], sw.shape[1], starts.size), sw.dtype)
+    _run_sums(sw, starts, out)
+    return out
+
+
+def pair_costs(sw: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """L1 distances between sorted windows: ``out[q, j] = sum |sw[:, queries[q]] - sw[:, cand[q, j]]|``.
+
+    ``sw`` (C, N, T*T) from :func:`sorted_windows`, ``queries`` (Q,), ``cand`` (Q, P)
+    window indices; returns (Q, P) float64. Divide by ``C * T*T`` for the mean cost.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.int64)
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
+    n = sw.shape[1]
+    if cand.ndim != 2 or queries.shape != cand.shape[:1]:
+        raise ValueError(f"queries must be (Q,) and cand (Q, P); got {queries.shape} and {cand.shape}")
+    for name, a in (("queries", queries), ("cand", cand)):
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise ValueError(f"{name} must be window indices in [0, {n}), got [{a.min()}, {a.max()}]")
+    n_parts = max(1, min(PAIR_PARTS, sw.shape[0]))
+    parts = np.empty((n_parts, *cand.shape))
+    _pair_costs(sw, queries, cand, parts)
+    return parts.sum(axis=0)
 
 
 def _tile_rows(width: int, t: int, tile_rows: int | None) -> int:
@@ -428,9 +728,9 @@ def sww(
     feats : (C, H, W) or (1, C, H, W) CPU tensor
     patch_size : odd T
     sigma : sigma of the spatial weights ``G_sigma``
-    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor or
-        PatchReference. A NearestReference (a different reference set per window)
-        is not supported by the kernel: it falls back to the PyTorch version.
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
+        PatchReference, or NearestReference (k reference windows of its own for
+        every window, averaged; step 5 of the module docstring)
     scale : min-max scale each channel to [0, 1] first (Appendix E)
     tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
         the result does not depend on it.
@@ -439,18 +739,15 @@ def sww(
     -------
     (H, W) tensor of the input's dtype, on the CPU.
     """
-    if isinstance(reference, NearestReference):
-        return statistics.sww(feats, patch_size, sigma, reference, scale=scale, backend="torch")
     statistics._check_sigma("sigma", sigma)
     feats, t, x, keys, refs, ry, rx = _prepare(feats, patch_size, reference, scale)
     n_ch, h, w = x.shape
     weight = gaussian_kernel2d(t, sigma, dtype=torch.float64).reshape(-1).numpy()
-    norm = 1.0 / (n_ch * refs.shape[0])
     out = np.empty((h, w))
     rows = _tile_rows(w, t, tile_rows)
     for y0 in range(0, h, rows):
         err = np.empty((min(rows, h - y0), w, t * t))
-        _tile_errors(x, keys, ry, rx, refs, y0, err)
+        norm = _errors(x, keys, ry, rx, refs, y0, err)
         _weigh_centres(err, weight, norm, out[y0 : y0 + err.shape[0]])
     return torch.from_numpy(out).to(feats.dtype)
 
@@ -478,9 +775,9 @@ def fca(
     patch_size : odd T >= 3 (9 at full resolution, 3 at 320x320)
     sigma_p : sigma of the window weights ``G_{sigma_p}``
     sigma_s : sigma of the 5 x 5 per-window smoothing; None skips it (Eq. (5) exactly)
-    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor or
-        PatchReference. A NearestReference (a different reference set per window)
-        is not supported by the kernel: it falls back to the PyTorch version.
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
+        PatchReference, or NearestReference (k reference windows of its own for
+        every window, averaged; step 5 of the module docstring)
     scale : min-max scale each channel to [0, 1] first (Appendix E)
     tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
         the result does not depend on it.
@@ -497,8 +794,6 @@ def fca(
     >>> bool(s[11, 11] > s[25, 25])
     True
     """
-    if isinstance(reference, NearestReference):
-        return statistics.fca(feats, patch_size, sigma_p, sigma_s, reference, scale=scale, backend="torch")
     statistics._check_sigma("sigma_p", sigma_p)
     if sigma_s is not None:
         statistics._check_sigma("sigma_s", sigma_s)
@@ -509,12 +804,11 @@ def fca(
     p = t // 2
     smooth = smoothing_matrix(t, sigma_s)
     weight = gaussian_kernel2d(t, sigma_p, dtype=torch.float64).numpy()
-    norm = 1.0 / (n_ch * refs.shape[0])
     canvas = np.zeros((h + 2 * p, w + 2 * p))
     rows = _tile_rows(w, t, tile_rows)
     for y0 in range(0, h, rows):
         err = np.empty((min(rows, h - y0), w, t * t))
-        _tile_errors(x, keys, ry, rx, refs, y0, err)
+        norm = _errors(x, keys, ry, rx, refs, y0, err)
         _smooth_and_weigh(err, smooth, weight, norm)
         _fold(err, t, y0, canvas)
     return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)

@@ -44,6 +44,7 @@ class Preset:
     sigma_p: float = 3.0
     sigma_s: float | None = 1.0
     knn_k: int = 10
+    knn_method: str = "auto"  # exact | approx | auto (exact while affordable, see _make_reference)
     random_k: int = 1
     aota_k: int = 400
     output_blur: float | None = None  # sigma (pixels) of a final blur at image_size, as in Aota et al.
@@ -196,13 +197,23 @@ def run_statistic(feats: torch.Tensor, preset: Preset) -> torch.Tensor:
 
 
 def _make_reference(feats: torch.Tensor, preset: Preset):
+    """The reference R of the preset for a (C, h, w) feature map.
+
+    ``reference="knn"`` searches the ``knn_k`` nearest windows with
+    ``method=preset.knn_method``. With ``"auto"`` (the default) the search is exact
+    while its cost ``(h w)^2 C T^2`` is at most ``reference.KNN_EXACT_BUDGET``
+    (``paper320_knn``: 40 x 40 windows with T = 3, exact) and approximate beyond
+    (:func:`fca_utils.reference.knn_approx`, e.g. 128 x 128 with T = 9 for a 1024^2
+    image with preset ``paper``); ``reference.knn_method(feats.shape, T, "auto")``
+    tells which, and the returned NearestReference's ``method`` says which ran.
+    """
     kind, t = preset.reference, preset.patch_size
     if kind == "median":
         return None if preset.statistic in ("fca", "sww", "histogram", "moments") else reference.median(feats, t)
     if kind == "mean":
         return reference.mean(feats, t)
     if kind == "knn":
-        return reference.knn(feats, t, k=preset.knn_k)
+        return reference.knn(feats, t, k=preset.knn_k, method=preset.knn_method)
     if kind == "random":
         return reference.random(feats, t, k=preset.random_k)
     raise ValueError(f"unknown reference {kind!r}; expected median, mean, knn or random")

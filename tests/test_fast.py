@@ -103,11 +103,83 @@ def test_median_reference_equals_reference_median(t, shape, dtype):
     assert np.array_equal(fast._median_reference(x, fast._order_keys(x), t), expected)
 
 
-def test_nearest_reference_falls_back_to_torch():
-    feats = random_feats(3, 10, 10, seed=5)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "t, k, shape, method",
+    [(3, 2, (3, 10, 10), "exact"), (3, 4, (5, 13, 21), "approx"), (5, 3, (4, 16, 12), "exact"), (9, 2, (2, 21, 20), "exact")],
+)
+def test_nearest_reference_equals_torch(t, k, shape, method, dtype):
+    # A different reference set for every window (k-NN, section 3.3): the numba kernel
+    # compares each window with the sorted windows its own indices point to.
+    feats = random_feats(*shape, seed=20 + t, dtype=dtype)
+    ref = reference.knn(feats, t, k=k, method=method, exclude_overlapping=t < 9)
+    assert ref.method == method
+    kw = dict(reference=ref)
+    assert_same_map(statistics.fca(feats, t, **kw, backend="numba"), statistics.fca(feats, t, **kw, backend="torch"))
+    assert_same_map(statistics.sww(feats, t, **kw, backend="numba"), statistics.sww(feats, t, **kw, backend="torch"))
+    no_smoothing = dict(sigma_p=1.5, sigma_s=None, **kw)
+    assert_same_map(statistics.fca(feats, t, **no_smoothing, backend="numba"), statistics.fca(feats, t, **no_smoothing, backend="torch"))
+
+
+@pytest.mark.parametrize("t", [3, 5])
+def test_nearest_reference_with_ties(t):
+    # ReLU zeros and quantized values: ranks of equal values follow the stable sort, and
+    # the sorted values the references are read from are the same either way.
+    feats = relu_like_feats(6, 14, 17, seed=30 + t)
+    ref = reference.knn(feats, t, k=3)
+    for stat in (statistics.fca, statistics.sww):
+        assert_same_map(stat(feats, t, reference=ref, backend="numba"), stat(feats, t, reference=ref, backend="torch"))
+
+
+def test_nearest_reference_any_indices_and_tiles():
+    # Indices need not come from a search: any window may serve, repeats included.
+    feats = random_feats(3, 11, 13, seed=12, dtype=torch.float64)
+    idx = torch.from_numpy(np.random.default_rng(0).integers(0, 11 * 13, (11 * 13, 5)))
+    ref = reference.NearestReference(idx, 3, (11, 13))
+    expected = statistics.fca(feats, 3, reference=ref, backend="torch")
+    for tile_rows in (None, 1, 4):
+        assert_same_map(fast.fca(feats, 3, reference=ref, tile_rows=tile_rows), expected, rtol=1e-12)
+    assert_same_map(fast.sww(feats, 3, reference=ref, tile_rows=3), statistics.sww(feats, 3, reference=ref, backend="torch"), rtol=1e-12)
+
+
+def test_nearest_reference_is_checked():
+    feats = random_feats(2, 10, 10, seed=13)
     ref = reference.knn(feats, 3, k=2)
-    assert_same_map(statistics.fca(feats, 3, reference=ref, backend="numba"), statistics.fca(feats, 3, reference=ref, backend="torch"))
-    assert_same_map(statistics.sww(feats, 3, reference=ref, backend="numba"), statistics.sww(feats, 3, reference=ref, backend="torch"))
+    with pytest.raises(ValueError, match="patch_size"):
+        fast.fca(feats, 5, reference=ref)
+    with pytest.raises(ValueError, match="built for a"):
+        fast.fca(feats[:, :9], 3, reference=ref)
+    bad = reference.NearestReference(ref.indices + 100, 3, (10, 10))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 100\)"):
+        fast.sww(feats, 3, reference=bad)
+    short = reference.NearestReference(ref.indices[:50], 3, (10, 10))
+    with pytest.raises(ValueError, match=r"\(H\*W, k\)"):
+        fast.fca(feats, 3, reference=short)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("t", [3, 5, 9])
+def test_sorted_windows_equal_torch_sort(t, dtype):
+    feats = relu_like_feats(4, 12, 15, seed=t).to(dtype)
+    expected = reference._all_sorted_windows(ops.scale_features(feats), t).view(12 * 15, 4, t * t)
+    got = fast.sorted_windows(feats, t)
+    assert got.dtype == (np.float32 if dtype == torch.float32 else np.float64)
+    assert np.array_equal(got, expected.permute(1, 0, 2).numpy())
+
+
+def test_pair_costs_and_run_sums():
+    sw = np.random.default_rng(1).random((7, 40, 9)).astype(np.float32)  # 7 channels: parts of unequal size
+    queries = np.array([0, 5, 39])
+    cand = np.array([[1, 2, 3, 4, 5, 6], [0, 0, 7, 39, 8, 9], [39, 1, 2, 3, 4, 38]])
+    expected = np.abs(sw[:, queries][:, :, None] - sw[:, cand]).sum(axis=(0, 3))
+    np.testing.assert_allclose(fast.pair_costs(sw, queries, cand), expected, rtol=1e-6)
+    np.testing.assert_allclose(fast.pair_costs(sw, queries[:1], cand[:1, :3]), expected[:1, :3], rtol=1e-6)
+    runs = fast.run_sums(sw, [0, 2, 7])
+    np.testing.assert_allclose(runs, np.stack([sw[..., :2].sum(-1), sw[..., 2:7].sum(-1), sw[..., 7:].sum(-1)], -1), rtol=1e-6)
+    with pytest.raises(ValueError, match="window indices"):
+        fast.pair_costs(sw, queries, cand + 1)
+    with pytest.raises(ValueError, match="starts must"):
+        fast.run_sums(sw, [1, 3])
 
 
 @pytest.mark.parametrize("tile_rows", [1, 4, 7])
