@@ -1,0 +1,206 @@
+"""fca_utils.demos: the glue behind the quickstart explorer and Figures 3 and 4 (no network)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from fca_utils import demos, features, statistics
+from fca_utils.pipeline import Preset, run_statistic
+from fca_utils.synthetic import toy_examples
+
+
+def noise_image(size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.25, 0.75, (size, size)).astype(np.float32)
+
+
+def with_spot(img, y=30, x=20, r=2, value=1.0):
+    out = img.copy()
+    out[y - r:y + r + 1, x - r:x + r + 1] = value
+    mask = np.zeros(img.shape[:2], bool)
+    mask[y - r:y + r + 1, x - r:x + r + 1] = True
+    return out, mask
+
+
+# --- statistic_map -----------------------------------------------------------------------
+@pytest.mark.parametrize("statistic", demos.STATISTICS)
+def test_statistic_map_matches_run_statistic(statistic):
+    feats = torch.rand(4, 24, 20, generator=torch.Generator().manual_seed(0))
+    preset = Preset("x", None, 5, statistic=statistic, sigma_p=2.0, sigma_s=1.0)
+    expected = run_statistic(feats, preset)
+    got = demos.statistic_map(feats, statistic, patch_size=5, sigma_p=2.0, sigma_s=1.0)
+    assert got.shape == (24, 20)
+    assert torch.equal(got, expected)
+
+
+def test_statistic_map_without_smoothing_is_eq5():
+    feats = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(1))
+    eq5 = statistics.fca(feats, 7, 2.0, None)
+    assert torch.equal(demos.statistic_map(feats, "fca", 7, 2.0, None), eq5)
+    assert torch.equal(demos.statistic_map(feats, "fca", 7, 2.0, 0.0), eq5)  # 0 means "no smoothing"
+    assert not torch.equal(demos.statistic_map(feats, "fca", 7, 2.0, 1.0), eq5)
+
+
+def test_statistic_map_rejects_unknown_statistic_and_large_patch():
+    feats = torch.rand(2, 10, 10)
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        demos.statistic_map(feats, "aota")
+    with pytest.raises(ValueError, match="larger than the feature map"):
+        demos.statistic_map(feats, "fca", patch_size=11)
+
+
+# --- features ------------------------------------------------------------------------------
+def test_intensity_features_equal_colors_for_gray_images():
+    img = noise_image(32)
+    f = demos.intensity_features(img)
+    assert f.shape == (1, 32, 32) and f.dtype == torch.float32
+    assert torch.allclose(f[0], torch.from_numpy(img))
+    colors = features.get_extractor("colors")(torch.from_numpy(img)[None, None].expand(1, 3, -1, -1).contiguous())[0]
+    a = demos.statistic_map(f, "fca", 7, 2.0, None)
+    b = demos.statistic_map(colors, "fca", 7, 2.0, None)
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_feature_map_accepts_names_and_extractors():
+    img = np.random.default_rng(0).random((40, 48, 3)).astype(np.float32)
+    assert demos.feature_map(img, "intensity").shape == (1, 40, 48)
+    assert demos.feature_map(img, "tem").shape == (9, 40, 48)
+    ex = features.get_extractor("colors")
+    assert torch.allclose(demos.feature_map(img, ex), torch.from_numpy(img).permute(2, 0, 1))
+
+
+def test_to_image_size():
+    fmap = torch.arange(16.0).view(4, 4)
+    up = demos.to_image_size(fmap, (32, 32))
+    assert up.shape == (32, 32) and up.dtype == np.float32
+    assert up[0, 0] < up[-1, -1]
+    same = demos.to_image_size(np.ones((5, 6)), (5, 6))
+    assert same.shape == (5, 6) and np.all(same == 1)
+    with pytest.raises(ValueError, match="2-D"):
+        demos.to_image_size(torch.zeros(1, 4, 4), (8, 8))
+
+
+def test_usable_extractors_never_downloads(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("usable_extractors tried to download")
+
+    monkeypatch.setattr(features, "_download_weights", refuse)
+    names = demos.usable_extractors()
+    for name in ("colors", "random", "steerable", "tem", "efficientnet_lite0", "random_wrn50"):
+        assert name in names
+    for name in ("wide_resnet50_2", "vgg19"):
+        assert (name in names) == features.weights_path(name).is_file()
+    assert demos.usable_extractors(names=["tem", "colors"]) == ["tem", "colors"]
+    with pytest.raises(ValueError, match="unknown feature extractor"):
+        demos.usable_extractors(names=["nope"])
+
+
+# --- Figure 3 ------------------------------------------------------------------------------
+def test_compare_statistics_figure3_outlier_fca_is_sharper_than_large_histogram():
+    """Sec. 3.2 / Figure 3: on a localized outlier, FCA's top pixels are the outlier's, the
+    large-patch histogram's are spread around it."""
+    outlier = toy_examples(96, seed=0)[0]
+    maps = demos.compare_statistics(outlier.image, "intensity", {
+        "fca": dict(statistic="fca", patch_size=15, sigma_p=4.0, sigma_s=None),
+        "hist": dict(statistic="histogram", patch_size=15, sigma_p=4.0),
+    })
+    assert list(maps) == ["fca", "hist"]
+    n = int(outlier.mask.sum())
+    for name, m in maps.items():
+        assert m.shape == outlier.mask.shape and m.dtype == np.float32
+    top = lambda m: np.argsort(m.ravel())[-n:]  # noqa: E731
+    hit = lambda m: outlier.mask.ravel()[top(m)].mean()  # noqa: E731
+    assert hit(maps["fca"]) == 1.0
+    assert hit(maps["hist"]) < 0.5
+
+
+def test_compare_statistics_is_deterministic():
+    outlier = toy_examples(64, seed=1)[0]
+    settings = {"fca": dict(statistic="fca", patch_size=9, sigma_p=3.0, sigma_s=None),
+                "hist": dict(statistic="histogram", patch_size=5, sigma_p=6.0)}
+    a = demos.compare_statistics(outlier.image, "intensity", settings)
+    b = demos.compare_statistics(outlier.image, "intensity", settings)
+    for name in settings:
+        assert np.array_equal(a[name], b[name])
+
+
+# --- examples, figure, explorer ------------------------------------------------------------
+class FakeEntry:
+    def __init__(self, image, mask, stem):
+        self.image, self.mask, self.stem = image, mask, stem
+
+
+class FakeDataset:
+    """The two methods of fca_utils.datasets.Dataset that load_examples uses."""
+
+    name = "fake"
+
+    def __init__(self):
+        img, mask = with_spot(noise_image(80))
+        rgb = (np.repeat(img[..., None], 3, 2) * 255).astype(np.uint8)
+        self._entries = {("a", "spot"): [FakeEntry(rgb, mask, "000")]}
+
+    def entries(self, cls, defect_type=None):
+        return self._entries[(cls, defect_type)]
+
+    def load(self, entry):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(image=entry.image, mask=entry.mask, stem=entry.stem)
+
+
+def test_load_examples_resizes_images_and_masks():
+    ds = FakeDataset()
+    out = demos.load_examples(ds, [("a", "spot", 0)], size=40)
+    (label, (image, mask)), = out.items()
+    assert label == "a/spot/000"
+    assert image.shape == (40, 40, 3) and image.dtype == np.uint8
+    assert mask.shape == (40, 40) and mask.dtype == bool and 4 <= mask.sum() <= 12
+    full = demos.load_examples(ds, [("a", "spot", 0)], size=None)
+    assert full[label][0].shape == (80, 80, 3)
+    with pytest.raises(IndexError, match="out of range"):
+        demos.load_examples(ds, [("a", "spot", 3)])
+
+
+def test_result_figure_panels():
+    img, mask = with_spot(noise_image(32))
+    fig = demos.result_figure(img, mask, img, title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["image", "ground truth", "anomaly map", "overlay"]
+    fig2 = demos.result_figure((img * 255).astype(np.uint8), None, img)
+    assert len(fig2.axes) == 3
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_map_explorer_caches_features_and_finds_the_spot():
+    img, mask = with_spot(noise_image(64), y=40, x=20)
+    rgb = (np.repeat(img[..., None], 3, 2) * 255).astype(np.uint8)
+    ex = demos.MapExplorer({"spot": (rgb, mask)}, fine_size=32)
+    assert ex.labels == ["spot"]
+    m = ex.compute("spot", "colors", "fca", 7, 2.0, 1.0)
+    assert m.shape == (64, 64) and ex.last_seconds is not None
+    assert ex.features("spot", "colors").shape == (3, 32, 32)  # stride-1 extractor at fine_size
+    assert ex.features("spot", "colors") is ex.features("spot", "colors")  # cached
+    assert mask.ravel()[int(np.argmax(m))]
+    for statistic in demos.STATISTICS:
+        assert ex.compute("spot", "colors", statistic, 5, 2.0, 0.0).shape == (64, 64)
+    with pytest.raises(KeyError, match="unknown example"):
+        ex.compute("nope", "colors")
+    with pytest.raises(ValueError, match="empty"):
+        demos.MapExplorer({})
+
+
+def test_map_explorer_show_reports_bad_settings(capsys):
+    img, mask = with_spot(noise_image(32))
+    ex = demos.MapExplorer({"x": (img, mask)}, fine_size=None)
+    ex.show("x", "colors", "fca", 41, 2.0, 1.0)  # T larger than the 32 x 32 feature map
+    assert "cannot compute this map" in capsys.readouterr().out
+    fig = ex.figure("x", "colors", "sww", 5, 2.0, 1.0)
+    assert "S=sww" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -1,0 +1,257 @@
+"""Experiment loops of Tables 1 and 2 (fca_utils.experiments)."""
+import doctest
+
+import numpy as np
+import pytest
+import torch
+
+from fca_utils import experiments, features, metrics, paper_numbers, reference, statistics
+from fca_utils.datasets import open_dataset
+from fca_utils.experiments import Setting
+from fca_utils.layout import write_image, write_mask
+from fca_utils.tables import compare, paper_table
+
+
+def _texture(rng, size):
+    """Vertical stripes with noise: a homogeneous texture for a planted defect."""
+    x = np.arange(size)
+    stripes = 0.5 + 0.3 * np.sin(2 * np.pi * x / 6)[None, :]
+    image = np.clip(stripes + 0.05 * rng.standard_normal((size, size)), 0, 1)
+    return (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """Two classes in MVTec layout, 64 x 64: one good image, two with a bright square."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "tiny"
+    for cls in ("a", "b"):
+        write_image(root / cls / "test" / "good" / "000.png", _texture(rng, 64))
+        for i in range(2):
+            image, mask = _texture(rng, 64), np.zeros((64, 64), bool)
+            y, x = 16 + 12 * i, 20 + 8 * i
+            mask[y:y + 10, x:x + 10] = True
+            image[mask] = 250
+            write_image(root / cls / "test" / "spot" / f"{i:03d}.png", image)
+            write_mask(root / cls / "ground_truth" / "spot" / f"{i:03d}_mask.png", mask)
+    return open_dataset(root)
+
+
+SMALL = Setting(image_size=32, patch_size=7, sigma=1.5, sigma_p=1.5, sigma_s=0.75)
+
+
+def test_doctests():
+    assert doctest.testmod(experiments).failed == 0
+
+
+# ---------------------------------------------------------------- settings and references
+
+def test_preliminary_setting_is_the_papers_and_scales_consistently():
+    hp = paper_numbers.HYPERPARAMETERS["preliminary"]
+    s = Setting.preliminary()
+    assert (s.image_size, s.patch_size, s.sigma, s.sigma_p, s.sigma_s, s.bins) == (
+        hp["image_size"], hp["T"], hp["sigma"], hp["fca_sigma_p"], hp["fca_sigma_s"], 10)
+    assert s.scaled(256) == s
+    half = s.scaled(128)
+    assert (half.patch_size, half.sigma, half.sigma_p, half.sigma_s) == (13, 3.0, 3.0, 1.5)
+    q = s.scaled(64)
+    assert q.patch_size == 7 and q.sigma == pytest.approx(1.5) and q.sigma_s == pytest.approx(0.75)
+    assert s.scaled(48).patch_size == 5 and s.scaled(16).patch_size == 3  # odd, at least 3
+    assert "T=25" in s.describe() and "256" in s.describe()
+
+
+@pytest.mark.parametrize("kwargs", [dict(patch_size=8), dict(patch_size=1), dict(sigma=0),
+                                    dict(image_size=16, patch_size=25), dict(sigma_s=-1)])
+def test_setting_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        Setting(**kwargs)
+
+
+def test_reference_specs():
+    assert experiments.parse_reference("global") == ("global", None)
+    assert experiments.parse_reference("all") == ("all", None)
+    assert experiments.parse_reference("random(100)") == ("random", 100)
+    for bad in ("random(0)", "random", "median", "Random (3)"):
+        with pytest.raises(ValueError, match="expected 'global', 'all' or 'random"):
+            experiments.parse_reference(bad)
+    labels = [experiments.reference_label(r) for r in ("random(1)", "random(100)", "all", "global")]
+    assert labels == ["Random (1)", "Random (100)", "All", "Global"]
+    assert set(labels) <= set(paper_numbers.TABLE2)
+
+
+def test_build_reference_kinds():
+    feats = torch.rand(4, 12, 12)
+    assert experiments.build_reference("global", feats, 5) is None
+    r = experiments.build_reference("random(3)", feats, 5, seed=1)
+    assert isinstance(r, reference.PatchReference) and len(r) == 3
+    assert torch.equal(r.centers, experiments.build_reference("random(3)", feats, 5, seed=1).centers)
+    a = experiments.build_reference("all", feats, 5)
+    assert len(a) == 144
+    with pytest.raises(ValueError, match="max_patches"):
+        experiments.build_reference("all", feats, 5, max_patches=100)
+
+
+def test_anomaly_map_dispatches_with_the_settings_parameters():
+    torch.manual_seed(0)
+    feats = torch.rand(3, 20, 20)
+    s = Setting(image_size=20, patch_size=5, sigma=1.2, sigma_p=2.0, sigma_s=0.8, bins=6)
+    expected = {
+        "moments": statistics.moments(feats, 5, sigma=1.2),
+        "histogram": statistics.histogram(feats, 5, bins=6, sigma=1.2),
+        "sww": statistics.sww(feats, 5, 1.2),
+        "fca": statistics.fca(feats, 5, 2.0, 0.8),
+    }
+    for name, want in expected.items():
+        got = experiments.anomaly_map(feats, name, s)
+        assert got.shape == (20, 20)
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="unknown statistic"):
+        experiments.anomaly_map(feats, "emd", s)
+
+
+# ---------------------------------------------------------------- images, features, masks
+
+def test_feature_map_has_the_working_resolution_for_every_stride():
+    image = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
+    tem = features.get_extractor("tem")
+    f = experiments.feature_map(tem, image, 32)
+    assert f.shape == (9, 32, 32)
+
+    class Strided(features.Extractor):  # stride-4 stand-in for a neural backbone
+        name, stride, channels, min_size = "strided", 4, 2, 4
+
+        def __init__(self):
+            super().__init__(None)
+            self.seen = None
+
+        def _features(self, x):
+            self.seen = tuple(x.shape[-2:])
+            return torch.nn.functional.avg_pool2d(x[:, :2], 4)
+
+    s = Strided()
+    f = experiments.feature_map(s, image, 16)
+    assert s.seen == (64, 64) and f.shape == (2, 16, 16)  # image enlarged by the stride
+
+
+def test_prepare_image_resizes_to_a_square_in_unit_range():
+    image = (np.random.default_rng(1).random((40, 60, 3)) * 255).astype(np.uint8)
+    img = experiments.prepare_image(image, 24)
+    assert img.shape == (1, 3, 24, 24) and img.dtype == torch.float32
+    assert 0 <= float(img.min()) and float(img.max()) <= 1
+
+
+def test_resize_mask_keeps_pixels_at_least_half_covered():
+    m = np.zeros((8, 8), bool)
+    m[0:4, 0:4] = True   # one full output pixel of 4x4
+    m[4:6, 4:8] = True   # half of one output pixel
+    out = experiments.resize_mask(m, 2)
+    assert out.tolist() == [[True, False], [False, True]]
+    assert np.array_equal(experiments.resize_mask(m, 8), m)
+
+
+def test_select_samples_with_and_without_good_images(tiny_dataset):
+    with_good = experiments.select_samples(tiny_dataset, "a", 2)
+    assert [e.defect_type for e in with_good] == ["good", "spot"]
+    defective = experiments.select_samples(tiny_dataset, "a", 1, include_good=False)
+    assert [e.defect_type for e in defective] == ["spot"]
+    assert len(experiments.select_samples(tiny_dataset, "a", None, include_good=False)) == 2
+
+
+# ---------------------------------------------------------------- the grid
+
+def test_grid_scores_a_planted_defect_and_matches_a_manual_run(tiny_dataset):
+    ex = {"Colors": features.get_extractor("colors"), "TEM": features.get_extractor("tem")}
+    grid = experiments.evaluate_grid(tiny_dataset, ex, ["moments", "fca"], ["global"], SMALL, progress=False)
+    assert grid.extractors == {"Colors": "colors", "TEM": "tem"}
+    assert grid.images == {"a": 3, "b": 3}
+    assert set(grid.metrics) == {(f, s, "global") for f in ex for s in ("moments", "fca")}
+    # a bright square on stripes: colors + FCA localizes it well
+    assert grid.mean("Colors", "fca", "global", "au_pro") > 0.8
+    assert len(grid.seconds[("TEM", "fca", "global")]) == 6
+    assert grid.seconds_per_image("TEM", "fca", "global") > 0
+
+    # the same numbers by hand for one class
+    maps, masks = [], []
+    for entry in tiny_dataset.entries("a"):
+        sample = tiny_dataset.load(entry)
+        feats = experiments.feature_map(ex["Colors"], sample.image, 32)
+        maps.append(statistics.fca(feats, 7, 1.5, 0.75).numpy())
+        masks.append(experiments.resize_mask(sample.mask, 32))
+    border = int(round(tiny_dataset.protocol.border_for(64, 64) * 32 / 64))
+    want = metrics.evaluate(maps, masks, border=border)
+    assert grid.metrics[("Colors", "fca", "global")]["a"]["au_pro"] == pytest.approx(want["au_pro"], abs=1e-12)
+
+
+def test_grid_is_deterministic_and_skips_infeasible_all(tiny_dataset):
+    ex = {"VGG": features.get_extractor("random", num_kernels=4)}
+    refs = ["random(1)", "random(3)", "all", "global"]
+    kw = dict(classes=["a"], max_images=2, include_good=False, max_patches=100, progress=False)
+    g1 = experiments.evaluate_grid(tiny_dataset, ex, ["histogram", "sww", "fca"], refs, SMALL, **kw)
+    g2 = experiments.evaluate_grid(tiny_dataset, ex, ["histogram", "sww", "fca"], refs, SMALL, **kw)
+    for combo, per_class in g1.metrics.items():  # bitwise equal (image AUROC is NaN without good images)
+        for key in ("au_pro", "pixel_auroc", "f1_max", "f1_threshold"):
+            assert per_class["a"][key] == g2.metrics[combo]["a"][key]
+    for s in ("histogram", "sww", "fca"):
+        assert ("VGG", s, "all") in g1.skipped and "max_patches=100" in g1.skipped[("VGG", s, "all")]
+        assert g1.mean("VGG", s, "all") is None and g1.seconds_per_image("VGG", s, "all") is None
+        assert g1.mean("VGG", s, "random(3)") is not None
+
+    pro = experiments.table2(g1, "VGG", metric="PRO")
+    assert list(pro.rows) == ["Random (1)", "Random (3)", "All", "Global"]
+    assert pro.columns == ["Hist", "SWW", "FCA"]
+    assert pro["All", "FCA"] is None and pro["Global", "FCA"] == round(100 * g1.mean("VGG", "fca", "global"), 2)
+    full = experiments.table2(g1, "VGG")
+    assert full.columns == ["Hist PRO", "Hist time [s]", "SWW PRO", "SWW time [s]", "FCA PRO", "FCA time [s]"]
+    assert full["All", "Hist time [s]"] is None and full["Global", "SWW time [s]"] > 0
+    times = experiments.table2(g1, "VGG", metric="time")
+    assert times.columns == ["Hist", "SWW", "FCA"]
+    # lines up with the paper's table
+    cmp = compare(pro, paper_table(2, metric="PRO"))
+    assert cmp["Global", "FCA paper"] == 81.08
+    with pytest.raises(ValueError):
+        experiments.table2(g1, "VGG", metric="AUROC")
+
+
+def test_all_reference_is_computed_when_feasible(tiny_dataset):
+    s = Setting(image_size=16, patch_size=3, sigma=0.75, sigma_p=0.75, sigma_s=0.5)
+    ex = {"VGG": features.get_extractor("colors")}
+    g = experiments.evaluate_grid(tiny_dataset, ex, ["histogram"], ["all"], s, classes=["b"], progress=False)
+    assert not g.skipped and g.mean("VGG", "histogram", "all") is not None
+
+
+def test_table1_layout_matches_paper_table1(tiny_dataset):
+    ex = {"Colors": features.get_extractor("colors")}
+    stats = ["moments", "histogram", "sww", "fca"]
+    grid = experiments.evaluate_grid(tiny_dataset, ex, stats, ["global"], SMALL, max_images=2, progress=False)
+    t = experiments.table1(grid)
+    assert list(t.rows) == ["Moments", "Histogram", "SWW", "FCA"] == list(paper_table(1).rows)
+    assert t.columns == ["Colors PRO", "Colors AUROC"]
+    assert t["FCA", "Colors AUROC"] == round(100 * grid.mean("Colors", "fca", "global", "pixel_auroc"), 2)
+    cmp = compare(t, paper_table(1))
+    assert cmp["FCA", "Colors PRO paper"] == 63.30
+    pro = experiments.table1(grid, metric="PRO")
+    assert pro.columns == ["Colors"] and pro["SWW", "Colors"] == t["SWW", "Colors PRO"]
+    assert compare(pro, paper_table(1, metric="PRO"))["Moments", "Colors paper"] == 46.51
+    with pytest.raises(ValueError):
+        experiments.table1(grid, metric="F1")
+
+
+def test_grid_rejects_bad_arguments(tiny_dataset):
+    ex = {"Colors": features.get_extractor("colors")}
+    with pytest.raises(ValueError, match="unknown statistic"):
+        experiments.evaluate_grid(tiny_dataset, ex, ["emd"], ["global"], SMALL, progress=False)
+    with pytest.raises(ValueError, match="unknown reference"):
+        experiments.evaluate_grid(tiny_dataset, ex, ["fca"], ["median"], SMALL, progress=False)
+    with pytest.raises(ValueError, match="at least one"):
+        experiments.evaluate_grid(tiny_dataset, {}, ["fca"], ["global"], SMALL, progress=False)
+
+
+def test_neural_extractor_falls_back_offline_and_says_so(monkeypatch):
+    monkeypatch.setenv("FCA_OFFLINE", "1")
+    tem = features.get_extractor("tem")
+    if features.weights_path("vgg19").is_file():
+        ex, info = experiments.neural_extractor(tem)
+        assert ex.name == "vgg19" and "vgg19" in info
+    else:
+        ex, info = experiments.neural_extractor(tem)
+        assert ex is tem and "instead of vgg19" in info and str(features.weights_path("vgg19")) in info
