@@ -90,7 +90,8 @@ def write_index(output_dir: Path, outcomes: list[Outcome], mode: str) -> Path:
              "| notebook | status | seconds |", "|---|---|---:|"]
     for o in outcomes:
         status = "ok" if o.error is None else f"FAILED: {o.error}"
-        lines.append(f"| [{o.notebook}]({o.executed.relative_to(output_dir)}) | {status} | {o.seconds:.0f} |")
+        link = Path(os.path.relpath(o.executed, output_dir)).as_posix()
+        lines.append(f"| [{o.notebook}]({link}) | {status} | {o.seconds:.0f} |")
     for o in outcomes:
         folder = output_dir / o.notebook
         lines += ["", f"## {o.notebook}", ""]

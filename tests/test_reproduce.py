@@ -49,3 +49,10 @@ def test_only_selects_and_rejects_unknown(tmp_path):
         reproduce.find_notebooks(tmp_path, only=["07"])
     with pytest.raises(FileNotFoundError, match="no notebooks"):
         reproduce.find_notebooks(tmp_path / "empty")
+
+
+def test_index_links_notebooks_outside_the_output_folder(tmp_path):
+    (tmp_path / "out").mkdir()
+    outcome = reproduce.Outcome("00_x", 1.0, tmp_path / "nbs" / "00_x.ipynb")  # --inplace: executed in notebooks/
+    index = reproduce.write_index(tmp_path / "out", [outcome], "quick")
+    assert "[00_x](../nbs/00_x.ipynb)" in index.read_text()

@@ -34,6 +34,8 @@ def test_table5_preset_quadratic_methods_keep_their_presets():
     assert aota.statistic == "aota" and aota.patch_size == PRESETS["aota"].patch_size and aota.image_size == 1024
     knn = timing.table5_preset("Ours + k-NN", 1024)
     assert knn.reference == "knn" and knn.statistic == "fca" and knn.patch_size == 3
+    assert knn.knn_method == "exact"  # Table 5's quadratic cost, never the approximate search
+    assert timing.sweep_presets()["Ours + k-NN"].knn_method == "exact"
 
 
 def test_table5_preset_rejects_bad_input():
