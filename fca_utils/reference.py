@@ -443,16 +443,20 @@ def knn_approx(
     5. *Exact re-ranking*: the exact cost of every shortlisted window, ``O(N
        shortlist D)``; the ``k`` smallest are returned.
 
-    Measured (k = 10, defaults; exact neighbours of 200 random windows per map):
-    recall (the share of the exact k nearest that are returned) 0.99-1.0 on
-    EfficientNet-Lite0 features of the embedded benchmark at 40 x 40 (T = 3),
-    64 x 64 (T = 5) and 128 x 128 (T = 9); 0.995 on 512-channel WideResNet-50-2
-    features (random weights) at 128 x 128 with T = 9. Where a neighbour is missed
-    its replacement is nearly as close: the k-th distance is within 0.1 % of the
-    exact one on average. ``benchmarks/bench_knn.py`` prints the current figures
-    and timings: at 128 x 128 x 512 with T = 9 the whole selection takes about
-    15-25 s on 2 CPU cores (the exact search would compare 2.7e8 pairs of 41472
-    values); the sorted windows take ``4 N D`` bytes (2.7 GB there).
+    Measured with the defaults and k = 10 (``benchmarks/bench_knn.py``; recall is
+    the share of each window's exact k nearest that are returned, over all windows,
+    or 200 random ones at 128 x 128): 1.000 on embedded-benchmark features at
+    40 x 40 (T = 3) and 64 x 64 (T = 5); 0.999 (EfficientNet-Lite0, 152 channels)
+    and 0.996-0.997 (WideResNet-50-2 with random weights, 512 channels) at
+    128 x 128 with T = 9. A missed neighbour is replaced by one nearly as close:
+    the k-th distance exceeds the exact one by less than 0.01 % on average. On
+    small random maps (``tests/test_knn.py``) recall is 0.95-1.0. At 320^2 the
+    FCA maps of the embedded benchmark with approximate and exact neighbours are
+    identical for 100 of 114 images, AU-PRO differs by about 1e-6.
+    Time on 2 CPU cores (busy with other jobs): 6-10 s at 128 x 128 x 152 and
+    10-25 s at 128 x 128 x 512 with T = 9, where the exact search would take
+    about 500 s / 1000-1300 s (2.7e8 window pairs of C T^2 values). Memory: the
+    sorted windows, ``4 N D`` bytes in float32 (2.7 GB at 128 x 128 x 512, T = 9).
 
     Parameters
     ----------
