@@ -161,7 +161,10 @@ def feature_map(image, extractor="intensity", device=None) -> torch.Tensor:
     """
     if isinstance(extractor, str) and extractor == "intensity":
         return intensity_features(image)
-    ex = extractor if isinstance(extractor, features.Extractor) else _extractor(extractor, device)
+    if isinstance(extractor, features.Extractor):
+        ex = extractor
+    else:
+        ex = features.get_extractor(extractor, device, download=False)
     return ex(to_image_tensor(image).to(ex.device))[0]
 
 
@@ -191,14 +194,6 @@ def compare_statistics(image, extractor, settings: Mapping[str, Mapping], device
     return {name: to_image_size(statistic_map(feats, **kw), size) for name, kw in settings.items()}
 
 
-def _extractor(name: str, device=None) -> features.Extractor:
-    """``get_extractor`` that never downloads (torchvision networks get ``download=False``)."""
-    canonical = features._canonical_name(name)
-    if canonical in features._TORCHVISION_WEIGHTS:
-        return features.get_extractor(canonical, device, download=False)
-    return features.get_extractor(canonical, device)
-
-
 def usable_extractors(device=None, names: Sequence[str] | None = None) -> list[str]:
     """The feature extractors (F of Eq. (1)) that can be built here, without downloading.
 
@@ -220,10 +215,8 @@ def usable_extractors(device=None, names: Sequence[str] | None = None) -> list[s
     usable = []
     for name in (names if names is not None else features.available_extractors()):
         try:
-            if features._canonical_name(name) in features._TORCHVISION_WEIGHTS:
-                _extractor(name, device)
-            elif features._canonical_name(name) not in features.available_extractors():
-                raise ValueError(f"unknown feature extractor {name!r}; available: {features.available_extractors()}")
+            if features.needs_download(name):  # ValueError for an unknown name
+                features.get_extractor(name, device, download=False)
         except features.MissingWeightsError:
             continue
         usable.append(name)
@@ -365,7 +358,7 @@ class MapExplorer:
         if key not in self._features:
             if label not in self.examples:
                 raise KeyError(f"unknown example {label!r}; examples: {self.labels}")
-            ex = _extractor(extractor, self.device)
+            ex = features.get_extractor(extractor, self.device, download=False)
             img = to_image_tensor(self.examples[label][0])
             if ex.stride == 1 and self.fine_size is not None and max(img.shape[-2:]) > self.fine_size:
                 img = F.interpolate(img, size=(self.fine_size, self.fine_size), mode="bilinear",

@@ -55,6 +55,7 @@ from .ops import gaussian_blur, reflect_pad
 
 __all__ = [
     "MissingWeightsError",
+    "needs_download",
     "Extractor",
     "Colors",
     "RandomProjections",
@@ -832,6 +833,26 @@ def available_extractors() -> list[str]:
     return list(_REGISTRY)
 
 
+def _registered_name(name: str) -> str:
+    """The canonical name of a known extractor; ``ValueError`` naming the choices otherwise."""
+    key = _canonical_name(name)
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown feature extractor {name!r}; available: {available_extractors()} (alias 'wrn50')")
+    return key
+
+
+def needs_download(name: str) -> bool:
+    """True for the extractors whose ImageNet weights may have to be downloaded
+    (``'wide_resnet50_2'``, ``'vgg19'``); they accept ``download`` / ``download_timeout``.
+
+    >>> needs_download("wrn50"), needs_download("efficientnet_lite0"), needs_download("colors")
+    (True, False, False)
+
+    Raises ``ValueError`` for an unknown name.
+    """
+    return _registered_name(name) in _TORCHVISION_WEIGHTS
+
+
 def clear_cache() -> None:
     """Forget the extractors (and loaded weights) cached by :func:`get_extractor`."""
     _CACHE.clear()
@@ -849,7 +870,7 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
     **kwargs
         Options of the extractor class, e.g. ``seed`` for ``'random'`` and ``'random_wrn50'``,
         ``orientations`` for ``'steerable'``, ``download=True`` / ``download_timeout`` for the
-        torchvision networks.
+        torchvision networks (ignored by the others, which need no download).
 
     Returns
     -------
@@ -864,15 +885,13 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
     MissingWeightsError
         ``'wide_resnet50_2'`` / ``'vgg19'`` weights missing and not downloadable.
     """
-    key = _canonical_name(name)
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown feature extractor {name!r}; available: {available_extractors()} (alias 'wrn50')")
+    key = _registered_name(name)
     dev = _as_device(device)
     options = {k: v for k, v in kwargs.items() if k not in _DOWNLOAD_KWARGS}
     weights = str(weights_path(key)) if key in _TORCHVISION_WEIGHTS else None
     cache_key = (key, str(dev), tuple(sorted(options.items())), weights)
     if cache_key not in _CACHE:
-        _CACHE[cache_key] = _REGISTRY[key](device=dev, **kwargs)
+        _CACHE[cache_key] = _REGISTRY[key](device=dev, **(kwargs if key in _TORCHVISION_WEIGHTS else options))
     return _CACHE[cache_key]
 
 

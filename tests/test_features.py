@@ -311,6 +311,16 @@ def test_missing_wrn_weights_raise_with_instructions(offline_hub, tmp_path):
     assert len(offline_hub) == 1
 
 
+
+def test_download_options_are_ignored_by_extractors_that_need_no_download():
+    """One call works for every name: ``download=False`` never reaches an extractor without weights to fetch."""
+    assert features.needs_download("vgg19") and not features.needs_download("tem")
+    with pytest.raises(ValueError, match="unknown feature extractor"):
+        features.needs_download("nope")
+    ex = features.get_extractor("colors", download=False, download_timeout=1.0)
+    assert ex is features.get_extractor("colors")  # same cached extractor
+    assert ex(torch.rand(1, 3, 8, 8)).shape == (1, 3, 8, 8)
+
 def test_missing_vgg_weights_raise(offline_hub):
     with pytest.raises(features.MissingWeightsError, match="vgg19-dcbb9e9d.pth"):
         features.get_extractor("vgg19")
