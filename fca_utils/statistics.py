@@ -118,12 +118,13 @@ def _local_histograms(feats: torch.Tensor, t: int, bins: int, sigma: float) -> t
     return gaussian_blur(one_hot, t, sigma)
 
 
-def _emd(hist: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """EMD between 1-D histograms on [0, 1] with equal bins: mean over bins of |CDF difference|.
+def _emd(cdf: torch.Tensor, ref_cdf: torch.Tensor) -> torch.Tensor:
+    """EMD between 1-D histograms on [0, 1] with equal bins, given their cumulative sums:
+    the mean over bins of ``|CDF difference|``, averaged over channels.
 
-    hist: (C, bins, H, W); ref: (C, bins). Returns (C, H, W).
+    cdf: (C, bins, H, W); ref_cdf: (C, bins). Returns (H, W).
     """
-    return (hist.cumsum(dim=1) - ref.cumsum(dim=1)[:, :, None, None]).abs().mean(dim=1)
+    return (cdf - ref_cdf[:, :, None, None]).abs().mean(dim=(0, 1))
 
 
 def histogram(
@@ -156,9 +157,10 @@ def histogram(
     hist = _local_histograms(feats, t, int(bins), sigma)  # (C, B, H, W)
     c, b, h, w = hist.shape
     refs = _reference_vectors(hist.reshape(c * b, h, w), reference, t, "histogram").view(-1, c, b)
+    cdf, ref_cdfs = hist.cumsum(dim=1), refs.cumsum(dim=2)  # each local CDF once, not once per reference
     out = torch.zeros((h, w), dtype=hist.dtype, device=hist.device)
-    for r in refs:
-        out += _emd(hist, r).mean(dim=0)
+    for ref_cdf in ref_cdfs:
+        out += _emd(cdf, ref_cdf)
     return out / refs.shape[0]
 
 

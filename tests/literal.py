@@ -129,8 +129,9 @@ def sww(feats, t, sigma, ref=None):
     return out
 
 
-def histogram(feats, t, bins, sigma):
-    """Eq. (3) with Gaussian-weighted local histograms; reference = mean of all local histograms."""
+def histogram(feats, t, bins, sigma, centers=None):
+    """Eq. (3) with Gaussian-weighted local histograms; reference = mean of all local histograms,
+    or, with ``centers`` [(y, x), ...], the local histograms there (distances averaged over them)."""
     feats = scale(np.asarray(feats, dtype=np.float64))
     c, h, w = feats.shape
     g = gauss2d(t, sigma)
@@ -143,25 +144,27 @@ def histogram(feats, t, bins, sigma):
                     for b in range(t):
                         k = int(math.floor(0.999 * bins * win[ch, a, b]))
                         hists[y, x, ch, k] += g[a, b]
-    ref = hists.mean(axis=(0, 1))
+    refs = [hists.mean(axis=(0, 1))] if centers is None else [hists[ry, rx] for ry, rx in centers]
     out = np.zeros((h, w))
-    for y in range(h):
-        for x in range(w):
-            total = 0.0
-            for ch in range(c):
-                cdf_a = cdf_b = 0.0
-                emd = 0.0
-                for k in range(bins):
-                    cdf_a += hists[y, x, ch, k]
-                    cdf_b += ref[ch, k]
-                    emd += abs(cdf_a - cdf_b) / bins
-                total += emd
-            out[y, x] = total / c
+    for ref in refs:
+        for y in range(h):
+            for x in range(w):
+                total = 0.0
+                for ch in range(c):
+                    cdf_a = cdf_b = 0.0
+                    emd = 0.0
+                    for k in range(bins):
+                        cdf_a += hists[y, x, ch, k]
+                        cdf_b += ref[ch, k]
+                        emd += abs(cdf_a - cdf_b) / bins
+                    total += emd
+                out[y, x] += total / c / len(refs)
     return out
 
 
-def moments(feats, t, powers, sigma):
-    """Eq. (2) generalized: Gaussian-weighted local moments vs. their global average."""
+def moments(feats, t, powers, sigma, centers=None):
+    """Eq. (2) generalized: Gaussian-weighted local moments vs. their global average, or, with
+    ``centers`` [(y, x), ...], vs. the local moments there (distances averaged over them)."""
     feats = scale(np.asarray(feats, dtype=np.float64))
     c, h, w = feats.shape
     g = gauss2d(t, sigma)
@@ -172,5 +175,5 @@ def moments(feats, t, powers, sigma):
             for ch in range(c):
                 for i, pw in enumerate(powers):
                     local[y, x, ch, i] = (g * win[ch] ** pw).sum()
-    ref = local.mean(axis=(0, 1))
-    return ((local - ref) ** 2).mean(axis=(2, 3))
+    refs = [local.mean(axis=(0, 1))] if centers is None else [local[ry, rx] for ry, rx in centers]
+    return np.mean([((local - ref) ** 2).mean(axis=(2, 3)) for ref in refs], axis=0)

@@ -53,6 +53,17 @@ def test_histogram_matches_literal_equation(t, bins, sigma, shape):
     assert_close(statistics.histogram(feats, patch_size=t, bins=bins, sigma=sigma), expected)
 
 
+def test_histogram_and_moments_with_patch_references_match_literal_equation():
+    """Random / all windows as R (Table 2): distances to each chosen window's local descriptor, averaged."""
+    feats = random_feats(2, 7, 8, seed=21)
+    for ref in (reference.random(feats, 3, k=4, seed=2), reference.all_patches(feats, 3)):
+        centers = ref.centers.tolist()
+        assert_close(statistics.histogram(feats, patch_size=3, bins=5, sigma=1.0, reference=ref),
+                     literal.histogram(feats.numpy(), 3, 5, 1.0, centers=centers))
+        assert_close(statistics.moments(feats, patch_size=3, powers=(1, 2), sigma=1.0, reference=ref),
+                     literal.moments(feats.numpy(), 3, (1, 2), 1.0, centers=centers))
+
+
 @pytest.mark.parametrize("t, powers, sigma", [(3, (1,), 1.0), (5, (1, 2, 3, 4), 3.0), (7, (1, 2), 6.0)])
 def test_moments_matches_literal_equation(t, powers, sigma):
     feats = random_feats(3, 8, 9, seed=30 + t)
