@@ -3,7 +3,6 @@ in fca_utils.paper_numbers, cross-checked against the paper's text when it is pr
 from __future__ import annotations
 
 import csv
-import doctest
 import os
 import re
 from pathlib import Path
@@ -178,10 +177,6 @@ def test_paper_table_rejects_bad_arguments():
                 dict(number=3, dataset="WFT"), dict(number=6, method="Ours320")]:
         with pytest.raises(ValueError, match="paper_table"):
             paper_table(**bad)
-
-
-def test_doctests():
-    assert doctest.testmod(tables).failed == 0
 
 
 # ---------------------------------------------------------------- the transcription itself
