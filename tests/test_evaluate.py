@@ -4,35 +4,14 @@ import pytest
 import torch
 
 from fca_utils import evaluate, metrics, report
-from fca_utils.datasets import DatasetNotFoundError, map_path, open_dataset, read_anomaly_map
-from fca_utils.layout import write_image, write_mask
+from fca_utils.datasets import DatasetNotFoundError, map_path, read_anomaly_map
 from fca_utils.tables import Table
 
 
-def _texture(rng, size):
-    """Vertical stripes with noise: a homogeneous texture for a planted defect."""
-    x = np.arange(size)
-    stripes = 0.5 + 0.3 * np.sin(2 * np.pi * x / 6)[None, :]
-    image = np.clip(stripes + 0.05 * rng.standard_normal((size, size)), 0, 1)
-    return (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
-
-
 @pytest.fixture
-def tiny_dataset(tmp_path):
-    """Two classes in MVTec layout, 48 x 48: two good images, three with a bright square."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "tiny"
-    for cls in ("a", "b"):
-        for i in range(2):
-            write_image(root / cls / "test" / "good" / f"{i:03d}.png", _texture(rng, 48))
-        for i in range(3):
-            image, mask = _texture(rng, 48), np.zeros((48, 48), bool)
-            y, x = 10 + 8 * i, 12 + 6 * i
-            mask[y:y + 8, x:x + 8] = True
-            image[mask] = 250
-            write_image(root / cls / "test" / "spot" / f"{i:03d}.png", image)
-            write_mask(root / cls / "ground_truth" / "spot" / f"{i:03d}_mask.png", mask)
-    return open_dataset(root)
+def tiny_dataset(spot_dataset):
+    """Two classes, 48 x 48: two good images, three with a bright 8 x 8 square."""
+    return spot_dataset(48, n_good=2, n_spot=3, first=(10, 12), step=(8, 6), side=8)
 
 
 def test_select_entries_is_deterministic_and_covers_defect_types(tiny_dataset):
