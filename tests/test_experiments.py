@@ -1,47 +1,21 @@
 """Experiment loops of Tables 1 and 2 (fca_utils.experiments)."""
-import doctest
 
 import numpy as np
 import pytest
 import torch
 
 from fca_utils import experiments, features, metrics, paper_numbers, reference, statistics
-from fca_utils.datasets import open_dataset
 from fca_utils.experiments import Setting
-from fca_utils.layout import write_image, write_mask
 from fca_utils.tables import compare, paper_table
 
 
-def _texture(rng, size):
-    """Vertical stripes with noise: a homogeneous texture for a planted defect."""
-    x = np.arange(size)
-    stripes = 0.5 + 0.3 * np.sin(2 * np.pi * x / 6)[None, :]
-    image = np.clip(stripes + 0.05 * rng.standard_normal((size, size)), 0, 1)
-    return (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
-
-
 @pytest.fixture
-def tiny_dataset(tmp_path):
-    """Two classes in MVTec layout, 64 x 64: one good image, two with a bright square."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "tiny"
-    for cls in ("a", "b"):
-        write_image(root / cls / "test" / "good" / "000.png", _texture(rng, 64))
-        for i in range(2):
-            image, mask = _texture(rng, 64), np.zeros((64, 64), bool)
-            y, x = 16 + 12 * i, 20 + 8 * i
-            mask[y:y + 10, x:x + 10] = True
-            image[mask] = 250
-            write_image(root / cls / "test" / "spot" / f"{i:03d}.png", image)
-            write_mask(root / cls / "ground_truth" / "spot" / f"{i:03d}_mask.png", mask)
-    return open_dataset(root)
+def tiny_dataset(spot_dataset):
+    """Two classes, 64 x 64: one good image, two with a bright 10 x 10 square."""
+    return spot_dataset(64, n_good=1, n_spot=2, first=(16, 20), step=(12, 8), side=10)
 
 
 SMALL = Setting(image_size=32, patch_size=7, sigma=1.5, sigma_p=1.5, sigma_s=0.75)
-
-
-def test_doctests():
-    assert doctest.testmod(experiments).failed == 0
 
 
 # ---------------------------------------------------------------- settings and references
@@ -210,6 +184,25 @@ def test_grid_is_deterministic_and_skips_infeasible_all(tiny_dataset):
     assert cmp["Global", "FCA paper"] == 81.08
     with pytest.raises(ValueError):
         experiments.table2(g1, "VGG", metric="AUROC")
+
+
+def test_grid_warms_up_every_statistic_before_timing(tiny_dataset, monkeypatch):
+    """No timed image pays for JIT compilation: each statistic runs untimed first, with both reference kinds."""
+    calls, clock_reads = [], []
+    real_map = experiments.anomaly_map
+    monkeypatch.setattr(experiments, "anomaly_map",
+                        lambda feats, stat, setting, ref=None: calls.append((stat, type(ref).__name__,
+                                                                              len(clock_reads)))
+                        or real_map(feats, stat, setting, ref))
+    real_clock = experiments._clock
+    monkeypatch.setattr(experiments, "_clock", lambda device: (lambda: clock_reads.append(1) or real_clock(device)()))
+    ex = {"Colors": features.get_extractor("colors")}
+    experiments.evaluate_grid(tiny_dataset, ex, ["sww", "fca"], ["random(3)"], SMALL, classes=["a"], max_images=1, include_good=False,
+                              progress=False)
+    warm = [(stat, kind) for stat, kind, reads in calls if reads == 0]
+    assert sorted(warm) == [("fca", "NoneType"), ("fca", "PatchReference"), ("sww", "NoneType"),
+                            ("sww", "PatchReference")]
+    assert len(calls) == len(warm) + 2  # then one timed map per statistic
 
 
 def test_all_reference_is_computed_when_feasible(tiny_dataset):
