@@ -5,7 +5,8 @@
     python -m fca_utils.reproduce --only 01 03        # some notebooks
     python -m fca_utils.reproduce --inplace           # refresh the committed notebooks' outputs
 
-Steps: generate the embedded benchmark if it is not there (quick mode); execute each
+Steps: generate the embedded benchmark if it is not there (quick mode); with the "auto"
+backbone, try the paper's weights once (:func:`settle_backbone_download`); execute each
 ``notebooks/NN_*.ipynb`` in order with the given parameters (a progress bar per notebook,
 one tick per cell), writing the executed copy to ``<output>/notebooks/``; write
 ``<output>/index.md`` linking every executed notebook, table and figure. A failing
@@ -110,6 +111,28 @@ def write_index(output_dir: Path, outcomes: list[Outcome], mode: str) -> Path:
     return index
 
 
+def settle_backbone_download(backbone: str | None) -> str | None:
+    """With ``backbone`` "auto" (or None), try the paper's WideResNet-50-2 weights once, here.
+
+    Every notebook runs in its own kernel and would otherwise retry the download (up to
+    5 s each on a machine without network). When the weights can be neither found nor
+    downloaded, ``FCA_OFFLINE=1`` is set in this process's environment, which the
+    notebook kernels inherit, so they go straight to the offline fallback. Returns a
+    line saying so, or None when nothing changed.
+    """
+    from . import features
+
+    offline = os.environ.get("FCA_OFFLINE", "") not in ("", "0")
+    if backbone not in (None, "auto") or offline or features.weights_path("wide_resnet50_2").is_file():
+        return None
+    features.resolve_backbone("auto")  # downloads the weights when the server answers
+    if features.weights_path("wide_resnet50_2").is_file():
+        return None
+    os.environ["FCA_OFFLINE"] = "1"
+    return (f"WideResNet-50-2 weights neither at {features.weights_path('wide_resnet50_2')} nor downloadable: "
+            "the notebooks use the offline backbone without retrying the download")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fca_utils.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=("quick", "full"), default="quick",
@@ -143,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         root = generate_benchmark()
         print(f"embedded benchmark ready in {root} ({time.perf_counter() - start:.1f} s)", flush=True)
+
+    note = settle_backbone_download(parameters.get("backbone"))
+    if note:
+        print(note, flush=True)
 
     (output_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     outcomes = []

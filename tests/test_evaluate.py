@@ -108,7 +108,6 @@ def test_report_start_explains_bad_parameters(tmp_path):
     assert report.start("x", backbone="colors", load_data=False, output_dir=tmp_path, verbose=False).dataset is None
 
 
-
 def test_comparison_grid_draws_figure5_and_figure8(tiny_dataset):
     import matplotlib
 

@@ -1,4 +1,6 @@
 """The papermill runner: order, failure reporting, exit status, index."""
+import os
+
 import nbformat
 import pytest
 
@@ -56,3 +58,23 @@ def test_index_links_notebooks_outside_the_output_folder(tmp_path):
     outcome = reproduce.Outcome("00_x", 1.0, tmp_path / "nbs" / "00_x.ipynb")  # --inplace: executed in notebooks/
     index = reproduce.write_index(tmp_path / "out", [outcome], "quick")
     assert "[00_x](../nbs/00_x.ipynb)" in index.read_text()
+
+
+def test_backbone_download_is_tried_once_for_the_whole_series(tmp_path, monkeypatch):
+    from fca_utils import features
+
+    tried = []
+    monkeypatch.delenv("FCA_OFFLINE")  # as on a user's machine; restored after the test
+    monkeypatch.setattr(features, "weights_path", lambda name: tmp_path / "hub" / "wrn.pth")
+    monkeypatch.setattr(features, "resolve_backbone", lambda backbone: tried.append(backbone))
+    assert reproduce.settle_backbone_download("colors") is None and tried == []  # named backbone: nothing to try
+    note = reproduce.settle_backbone_download(None)
+    assert tried == ["auto"] and os.environ["FCA_OFFLINE"] == "1" and "offline backbone" in note
+    assert reproduce.settle_backbone_download("auto") is None and tried == ["auto"]  # not tried again
+
+    monkeypatch.delenv("FCA_OFFLINE")
+    (tmp_path / "hub").mkdir()
+    monkeypatch.setattr(features, "resolve_backbone",
+                        lambda backbone: tried.append(backbone) or (tmp_path / "hub" / "wrn.pth").write_bytes(b"w"))
+    assert reproduce.settle_backbone_download("auto") is None  # downloaded: notebooks use the paper's backbone
+    assert "FCA_OFFLINE" not in os.environ and tried == ["auto", "auto"]
