@@ -269,7 +269,7 @@ def knn(
     The exact search compares every pair of windows, ``O(N^2 C T^2)`` for N windows:
     a few seconds for a 320^2 image (40 x 40 x 152, T = 3) on 2 CPU cores, but
     1.1e13 absolute differences at 1024^2 with T = 9 and 512 channels (the paper's
-    392 s per image on a GPU; about 1000 s on 2 cores, extrapolated), where
+    392 s per image on a GPU; 800-1300 s on 2 cores, extrapolated), where
     :func:`knn_approx` takes about 10-25 s.
 
     Parameters
@@ -453,9 +453,9 @@ def knn_approx(
     small random maps (``tests/test_knn.py``) recall is 0.95-1.0. At 320^2 the
     FCA maps of the embedded benchmark with approximate and exact neighbours are
     identical for 100 of 114 images, AU-PRO differs by about 1e-6.
-    Time on 2 CPU cores (busy with other jobs): 6-10 s at 128 x 128 x 152 and
-    10-25 s at 128 x 128 x 512 with T = 9, where the exact search would take
-    about 500 s / 1000-1300 s (2.7e8 window pairs of C T^2 values). Memory: the
+    Time on 2 CPU cores (quiet to busy with other jobs): 5-10 s at 128 x 128 x 152
+    and 10-25 s at 128 x 128 x 512 with T = 9, where the exact search would take
+    about 250-500 s / 800-1300 s (2.7e8 window pairs of C T^2 values). Memory: the
     sorted windows, ``4 N D`` bytes in float32 (2.7 GB at 128 x 128 x 512, T = 9).
 
     Parameters
