@@ -3,7 +3,7 @@
     python -m fca_utils.reproduce                     # quick mode, embedded data, into outputs/
     python -m fca_utils.reproduce --mode full --dataset mvtec --data-root /data/mvtec
     python -m fca_utils.reproduce --only 01 03        # some notebooks
-    python -m fca_utils.reproduce --inplace           # refresh the committed notebooks' outputs
+    python -m fca_utils.reproduce --inplace --fresh   # refresh the committed notebooks' outputs
 
 Steps: generate the embedded benchmark if it is not there (quick mode); with the "auto"
 backbone, try the paper's weights once (:func:`settle_backbone_download`); execute each
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inplace", action="store_true",
                         help="write the executed notebooks back into notebooks/ (quick mode, default parameters, "
                              "results in each notebook's default output_dir)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete the anomaly maps cached in <output-dir>/maps first, so that every map is "
+                             "recomputed (and timed) instead of read back from an earlier run")
     args = parser.parse_args(argv)
 
     notebooks = find_notebooks(args.notebooks, only=args.only)
@@ -167,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         root = generate_benchmark()
         print(f"embedded benchmark ready in {root} ({time.perf_counter() - start:.1f} s)", flush=True)
 
+    if args.fresh and (output_dir / "maps").exists():
+        shutil.rmtree(output_dir / "maps")
+        print(f"removed the cached maps in {output_dir / 'maps'}", flush=True)
     note = settle_backbone_download(parameters.get("backbone"))
     if note:
         print(note, flush=True)

@@ -78,3 +78,15 @@ def test_backbone_download_is_tried_once_for_the_whole_series(tmp_path, monkeypa
                         lambda backbone: tried.append(backbone) or (tmp_path / "hub" / "wrn.pth").write_bytes(b"w"))
     assert reproduce.settle_backbone_download("auto") is None  # downloaded: notebooks use the paper's backbone
     assert "FCA_OFFLINE" not in os.environ and tried == ["auto", "auto"]
+
+
+def test_fresh_removes_cached_maps_only_when_asked(tmp_path):
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    nbs.mkdir()
+    _notebook(nbs / "00_x.ipynb", "mode = 'quick'\noutput_dir = '.'", "x = 1")
+    cached = out / "maps" / "embedded" / "paper-x" / "a.tiff"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"map")
+    args = ["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full", "--backbone", "colors"]
+    assert reproduce.main(args) == 0 and cached.is_file()  # resuming is the default
+    assert reproduce.main(args + ["--fresh"]) == 0 and not (out / "maps").exists()
