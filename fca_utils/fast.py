@@ -146,18 +146,46 @@ def _order_key(bits):
     return k if k >= 0 else (k ^ 0x7FFFFFFF) + 1
 
 
-@njit(cache=True)
-def _row_errors(x, keys, ry, rx, refs, y, err):
-    """Channel- and reference-summed errors ``E_w`` of the windows of row ``y``.
+@njit(cache=True, inline="always")  # inlined at numba IR level: called per column in the hot loops
+def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
+    """Enter padded column ``j`` (source column ``col``) of channel ``c`` into the sliding window.
 
     The window's T^2 samples live in T column slots (column ``j`` in slot ``j % T``)
     with an int64 key each: the value's order key in the high 32 bits and
     ``a * stride + j`` (row-major position) in the low bits, so keys are distinct
-    and sort like the stable sort. Moving right, every other sample's rank
-    changes by (new-column keys below it) - (leaving-column keys below it); the
-    new samples' ranks follow from how many keys lie above them. Key arrays are
-    padded to a multiple of 4 with ``_SENTINEL`` (above every key) so the
-    comparison loops vectorize.
+    and sort like the stable sort. The column's T samples replace those of column
+    ``j - T``; every other sample's rank changes by (new keys below it) - (leaving
+    keys below it), and the new samples' ranks follow from how many keys lie above
+    them. ``key`` is padded to a multiple of 4 with ``_SENTINEL`` (above every key)
+    so the comparison loops vectorize; ``vals`` receives the samples' values.
+    """
+    t = rows.shape[0]
+    npad = key.shape[0]
+    base = (j % t) * t
+    for a in range(t):
+        leaving[a] = key[base + a]
+        key[base + a] = (_order_key(keys[c, rows[a], col]) << 32) | (a * stride + j)
+        vals[base + a] = x[c, rows[a], col]
+    for a in range(t):
+        new_key = key[base + a]
+        old_key = leaving[a]
+        count = 0
+        for e in range(npad):
+            ke = key[e]
+            new_below = new_key < ke
+            rank[e] += new_below - (old_key < ke)
+            count += new_below
+        above[a] = count
+    for a in range(t):
+        rank[base + a] = npad - 1 - above[a]
+
+
+@njit(cache=True)
+def _row_errors(x, keys, ry, rx, refs, y, err):
+    """Channel- and reference-summed errors ``E_w`` of the windows of row ``y``.
+
+    The window slides right one column at a time and keeps every sample's rank
+    up to date (:func:`_slide`) instead of sorting each window.
 
     Parameters
     ----------
@@ -184,23 +212,7 @@ def _row_errors(x, keys, ry, rx, refs, y, err):
     for c in range(n_ch):
         key[:] = _SENTINEL
         for j in range(width + t - 1):
-            base = (j % t) * t
-            for a in range(t):
-                leaving[a] = key[base + a]
-                key[base + a] = (_order_key(keys[c, rows[a], rx[j]]) << 32) | (a * stride + j)
-                vals[base + a] = x[c, rows[a], rx[j]]
-            for a in range(t):
-                new_key = key[base + a]
-                old_key = leaving[a]
-                count = 0
-                for e in range(npad):
-                    ke = key[e]
-                    new_below = new_key < ke
-                    rank[e] += new_below - (old_key < ke)
-                    count += new_below
-                above[a] = count
-            for a in range(t):
-                rank[base + a] = npad - 1 - above[a]
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
             x0 = j - t + 1
             if x0 >= 0:
                 for r in range(refs.shape[0]):
@@ -337,35 +349,6 @@ def _weigh_centres(err, weight, norm, out):
 
 
 # --------------------------------------------------------------------------- per-window references (k-NN)
-
-
-@njit(cache=True)
-def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
-    """Enter padded column ``j`` (source column ``col``) of channel ``c`` into the sliding window.
-
-    The same update as in :func:`_row_errors`: the column's T samples replace those
-    of column ``j - T`` in slot ``j % T``; every sample's rank changes by the number
-    of new keys below it minus the number of leaving keys below it.
-    """
-    t = rows.shape[0]
-    npad = key.shape[0]
-    base = (j % t) * t
-    for a in range(t):
-        leaving[a] = key[base + a]
-        key[base + a] = (_order_key(keys[c, rows[a], col]) << 32) | (a * stride + j)
-        vals[base + a] = x[c, rows[a], col]
-    for a in range(t):
-        new_key = key[base + a]
-        old_key = leaving[a]
-        count = 0
-        for e in range(npad):
-            ke = key[e]
-            new_below = new_key < ke
-            rank[e] += new_below - (old_key < ke)
-            count += new_below
-        above[a] = count
-    for a in range(t):
-        rank[base + a] = npad - 1 - above[a]
 
 
 @njit(cache=True)
