@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import load_average, machine, peak_mib, rss_mib, run_child
+
 CHANNELS = 512
 #: (height, width, T) of the maps compared between the two versions.
 COMPARED = [(40, 40, 3), (128, 128, 9)]
@@ -41,29 +36,20 @@ LOCALIZE_BACKBONES = [("auto", "what backbone='auto' picks here"), ("random_wrn5
 # --------------------------------------------------------------------------- child side
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def _child_fca(backend: str, h: int, w: int, t: int, repeats: int) -> dict:
     import torch
 
     from fca_utils import statistics
 
     statistics.fca(torch.rand(8, 2 * t + 1, 2 * t + 3), t, backend=backend)  # warm-up / JIT from cache
-    base = _rss_mib()
+    base = rss_mib()
     feats = torch.rand(CHANNELS, h, w, generator=torch.Generator().manual_seed(0))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         statistics.fca(feats, t, backend=backend)
         times.append(time.perf_counter() - start)
-    return {"seconds": min(times), "peak_mib": _peak_mib() - base}
+    return {"seconds": min(times), "peak_mib": peak_mib() - base}
 
 
 def _child_compile() -> dict:
@@ -87,7 +73,7 @@ def _child_localize(size: int, backbone: str, repeats: int) -> dict:
 
     rng = np.random.default_rng(0)
     localize(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone)  # weights, JIT cache
-    base = _rss_mib()
+    base = rss_mib()
     image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     runs = [localize(image, preset="paper", backbone=backbone) for _ in range(repeats)]
     r = min(runs, key=lambda run: run.meta["seconds"]["total"])
@@ -96,7 +82,7 @@ def _child_localize(size: int, backbone: str, repeats: int) -> dict:
         "stages": r.meta["seconds"],
         "backbone": r.meta["backbone"],
         "feature_shape": list(r.meta["feature_shape"]),
-        "peak_mib": _peak_mib() - base,
+        "peak_mib": peak_mib() - base,
     }
 
 
@@ -104,29 +90,6 @@ CHILDREN = {"fca": _child_fca, "compile": _child_compile, "localize": _child_loc
 
 
 # --------------------------------------------------------------------------- parent side
-
-
-def _run(kind: str, *args, env: dict | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--child", json.dumps([kind, *args])]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {kind}{args} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _machine() -> list[str]:
-    import numba
-    import torch
-
-    lines = [f"python {platform.python_version()}, torch {torch.__version__}, numba {numba.__version__}, "
-             f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, numba threads {numba.config.NUMBA_NUM_THREADS}"]
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-        lines += [line for line in lscpu if line.split(":")[0] in ("Model name", "CPU(s)", "Architecture")]
-    except FileNotFoundError:
-        pass
-    lines.append("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    return lines
 
 
 def _row(label: str, version: str, res: dict) -> str:
@@ -145,30 +108,30 @@ def main() -> None:
         print(json.dumps(CHILDREN[kind](*rest)))
         return
 
-    print("\n".join(_machine()))
+    print("\n".join(machine()))
     with tempfile.TemporaryDirectory() as cache:
-        cold = _run("compile", env={"NUMBA_CACHE_DIR": cache})
-        warm = _run("compile", env={"NUMBA_CACHE_DIR": cache})
+        cold = run_child(__file__, "compile", env={"NUMBA_CACHE_DIR": cache})
+        warm = run_child(__file__, "compile", env={"NUMBA_CACHE_DIR": cache})
     print(f"\nJIT compile, empty numba cache: fca {cold['fca']:.1f} s, sww {cold['sww']:.1f} s (float32); "
           f"first call in a new process with the cache: fca {warm['fca']:.2f} s, sww {warm['sww']:.2f} s")
 
     print(f"\n{'FCA, C=512':<22} {'version':<18} {'seconds':>9} {'peak MiB':>10}")
     for h, w, t in COMPARED:
         label = f"{h}x{w}, T={t}"
-        slow = _run("fca", "torch", h, w, t, 1 if h * w > 64 * 64 else args.repeats)
-        fast = _run("fca", "numba", h, w, t, args.repeats)
+        slow = run_child(__file__, "fca", "torch", h, w, t, 1 if h * w > 64 * 64 else args.repeats)
+        fast = run_child(__file__, "fca", "numba", h, w, t, args.repeats)
         print(_row(label, "torch (straight)", slow))
         print(_row(label, "numba (fast)", fast))
         print(f"{'':<22} {'ratio torch/numba':<18} {slow['seconds'] / fast['seconds']:>8.1f}x "
               f"{slow['peak_mib'] / fast['peak_mib']:>9.1f}x")
     if not args.no_large:
         for h, w, t in LARGE:
-            print(_row(f"{h}x{w}, T={t}", "numba (fast)", _run("fca", "numba", h, w, t, 1)))
+            print(_row(f"{h}x{w}, T={t}", "numba (fast)", run_child(__file__, "fca", "numba", h, w, t, 1)))
 
     size = args.localize_size
     for backbone, note in LOCALIZE_BACKBONES:
         try:
-            loc = _run("localize", size, backbone, args.repeats)
+            loc = run_child(__file__, "localize", size, backbone, args.repeats)
         except RuntimeError as err:
             print(f"\nlocalize {size}x{size}, backbone {backbone}: failed ({str(err).strip().splitlines()[-1]})")
             continue
@@ -176,7 +139,7 @@ def main() -> None:
         print(f"\nlocalize {size}x{size}, preset 'paper', backbone {loc['backbone']} ({note}) -> features "
               f"{tuple(loc['feature_shape'])}: {loc['seconds']:.2f} s (features {st['features']:.2f} s, "
               f"FCA {st['statistic']:.2f} s), peak {loc['peak_mib']:.0f} MiB")
-    print("load average at end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print("load average at end: " + load_average())
 
 
 if __name__ == "__main__":

@@ -32,16 +32,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import load_average, machine, peak_mib, rss_mib, run_child
+
 K = 10
 SAMPLED_QUERIES = 200
 #: Run the exact search over all windows up to this cost N^2 C T^2 (else on SAMPLED_QUERIES windows).
@@ -49,22 +45,11 @@ EXACT_ALL_WINDOWS = 10**11
 #: (class, image size or None for full resolution, T) of the selection measurements.
 SELECTION = [("woven", 320, 3), ("wood", None, 5), ("woven", None, 9)]
 BACKBONES = [("auto", "EfficientNet-Lite0 offline"), ("random_wrn50", "WRN-50-2 random weights")]
+#: Environment of the child processes: never try to download weights there.
+CHILD_ENV = {"FCA_OFFLINE": "1"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _features(cls: str, size: int | None, backbone: str):
@@ -121,7 +106,7 @@ def _child_selection(cls: str, size, t: int, backbone: str) -> dict:
     small = feats[:, :24, :24]
     reference.knn_approx(small, t, K)  # JIT cache, first-call costs
     reference.knn(small, t, K)
-    out = {"backbone": name, "shape": [c, h, w], "t": t, "load": _load()}
+    out = {"backbone": name, "shape": [c, h, w], "t": t, "load": load_average()}
     steps: dict = {}
     start = time.perf_counter()
     approx = reference.knn_approx(feats, t, K, timings=steps)
@@ -166,32 +151,31 @@ def _child_fca(h: int, w: int, t: int, backend: str, path: str) -> dict:
     feats = torch.rand(512, h, w, generator=torch.Generator().manual_seed(0))
     saved = torch.load(path)
     ref = reference.NearestReference(saved["indices"], t, (h, w), method=saved["method"])
-    base = _rss_mib()
+    base = rss_mib()
     start = time.perf_counter()
     statistics.fca(feats, t, reference=ref, backend=backend)
-    return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib() - base, "load": _load()}
+    return {"seconds": time.perf_counter() - start, "peak_mib": peak_mib() - base, "load": load_average()}
 
 
 def _child_localize(size: int, backbone: str) -> dict:
     import numpy as np
 
-    from fca_utils.pipeline import localize
     from fca_utils import evaluate
-    from fca_utils.pipeline import to_image_tensor
+    from fca_utils.pipeline import localize
 
     localize(np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone, reference="knn")
     ds = evaluate.open_dataset("embedded")
     entry = next(e for e in ds.entries("woven") if e.defect_type != "good")
     image = ds.load(entry).image
     assert image.shape[0] == size, image.shape
-    base = _rss_mib()
+    base = rss_mib()
     r = localize(image, preset="paper", backbone=backbone, reference="knn")
     return {
         "seconds": r.meta["seconds"],
         "backbone": r.meta["backbone"],
         "feature_shape": list(r.meta["feature_shape"]),
-        "peak_mib": _peak_mib() - base,
-        "load": _load(),
+        "peak_mib": peak_mib() - base,
+        "load": load_average(),
     }
 
 
@@ -201,36 +185,13 @@ CHILDREN = {"selection": _child_selection, "knnref": _child_knnref, "fca": _chil
 # --------------------------------------------------------------------------- parent side
 
 
-def _run(kind: str, *args) -> dict:
-    cmd = [sys.executable, __file__, "--child", json.dumps([kind, *args])]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "FCA_OFFLINE": "1"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {kind}{args} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _machine() -> list[str]:
-    import numba
-    import torch
-
-    lines = [f"python {platform.python_version()}, torch {torch.__version__}, numba {numba.__version__}, "
-             f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, numba threads {numba.config.NUMBA_NUM_THREADS}"]
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-        lines += [line for line in lscpu if line.split(":")[0] in ("Model name", "CPU(s)", "Architecture")]
-    except FileNotFoundError:
-        pass
-    lines.append("load average at start: " + _load())
-    return lines
-
-
 def _selection() -> None:
     print(f"\n1. Selection of the k = {K} nearest windows (exclusion of overlapping windows, default settings)")
     print(f"{'map (C x h x w), T':<24} {'backbone':<20} {'exact s':>9} {'approx s':>9} {'recall':>7} "
           f"{'k-th dist':>9}  approx steps (s)                               load")
     for cls, size, t in SELECTION:
         for backbone, note in BACKBONES:
-            r = _run("selection", cls, size, t, backbone)
+            r = run_child(__file__, "selection", cls, size, t, backbone, env=CHILD_ENV)
             c, h, w = r["shape"]
             exact = f"{r['exact_s']:9.2f}" if "exact_s" in r else f"~{r['exact_s_estimated']:8.0f}"
             steps = " ".join(f"{k} {v:.1f}" for k, v in r["steps"].items())
@@ -247,13 +208,13 @@ def _fca() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for h, w, t, backends in [(40, 40, 3, ("torch", "numba")), (128, 128, 9, ("numba",))]:
             path = str(Path(tmp) / f"knn_{h}x{w}.pt")
-            sel = _run("knnref", h, w, t, path)
+            sel = run_child(__file__, "knnref", h, w, t, path, env=CHILD_ENV)
             print(f"{f'{h}x{w}, T={t}':<16} {'selection':<18} {sel['seconds']:9.2f} {'':>10}  ({sel['method']} search)")
             for backend in backends:
-                r = _run("fca", h, w, t, backend, path)
+                r = run_child(__file__, "fca", h, w, t, backend, path, env=CHILD_ENV)
                 print(f"{f'{h}x{w}, T={t}':<16} {backend:<18} {r['seconds']:9.2f} {r['peak_mib']:10.0f}  {r['load']}")
     for backbone, note in BACKBONES:
-        r = _run("localize", 1024, backbone)
+        r = run_child(__file__, "localize", 1024, backbone, env=CHILD_ENV)
         s = r["seconds"]
         print(f"localize 1024x1024, preset 'paper', reference='knn', {r['backbone']} ({note}) -> features "
               f"{tuple(r['feature_shape'])}: {s['total']:.1f} s (features {s['features']:.1f} s, k-NN + FCA "
@@ -338,7 +299,7 @@ def main() -> None:
         print(json.dumps(CHILDREN[kind](*rest)))
         return
 
-    print("\n".join(_machine()))
+    print("\n".join(machine()))
     _selection()
     _fca()
     if not args.no_pro:
@@ -347,7 +308,7 @@ def main() -> None:
             _pro(args.max_images, root)
             if args.exact_512:
                 _pro_512(root)
-    print("\nload average at end: " + _load())
+    print("\nload average at end: " + load_average())
 
 
 if __name__ == "__main__":
