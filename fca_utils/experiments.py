@@ -357,12 +357,11 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
 
     After one untimed warm-up pass (:func:`_warm_up`), for each selected image: extract
     features once per extractor on a ``setting.image_size`` grid (:func:`feature_map`),
-    build each reference once
-    (:func:`build_reference`), compute the anomaly map of every statistic
-    (:func:`anomaly_map`), and keep it at ``setting.eval_size``. Per class, the maps of
-    each combination are scored with :func:`fca_utils.metrics.evaluate` (PRO(0.3),
-    pixel AUROC, F1-max, image AUROC) after cropping the dataset protocol's border,
-    rescaled to the scoring resolution.
+    build each reference once (:func:`build_reference`), compute the anomaly map of
+    every statistic (:func:`anomaly_map`), and keep it at ``setting.eval_size``. Per
+    class, the maps of each combination are scored with :func:`fca_utils.metrics.evaluate`
+    (PRO(0.3), pixel AUROC, F1-max, image AUROC) after cropping the dataset protocol's
+    border, rescaled to the scoring resolution.
 
     Parameters
     ----------
