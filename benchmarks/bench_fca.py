@@ -55,21 +55,21 @@ def _child_fca(backend: str, h: int, w: int, t: int, repeats: int) -> dict:
 def _child_compile() -> dict:
     import torch
 
-    from fca_utils import fast
+    from fca_utils import statistics
 
     feats = torch.rand(4, 12, 12)
     start = time.perf_counter()
-    fast.fca(feats, 3)
+    statistics.fca(feats, 3, backend="numba")
     fca_s = time.perf_counter() - start
     start = time.perf_counter()
-    fast.sww(feats, 3)
+    statistics.sww(feats, 3, backend="numba")
     return {"fca": fca_s, "sww": time.perf_counter() - start}
 
 
 def _child_localize(size: int, backbone: str, repeats: int) -> dict:
     import numpy as np
 
-    from fca_utils.pipeline import localize
+    from fca_utils import localize
 
     rng = np.random.default_rng(0)
     localize(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone)  # weights, JIT cache

@@ -9,8 +9,8 @@ Usage::
 
 Prints, in one run:
 
-1. *Selection*: seconds of the exact search (:func:`fca_utils.reference.knn`) and of
-   the approximate one (:func:`fca_utils.reference.knn_approx`), and the recall of the
+1. *Selection*: seconds of the exact search (:func:`fca_utils.core.reference.knn`) and of
+   the approximate one (:func:`fca_utils.core.reference.knn_approx`), and the recall of the
    exact neighbours (share of each window's exact k = 10 nearest that the approximate
    search returns) on real feature maps of the embedded benchmark: 40 x 40 (320^2
    image, T = 3), 64 x 64 (512^2, T = 5) and 128 x 128 (1024^2, T = 9), with the
@@ -23,7 +23,7 @@ Prints, in one run:
    kernel at 40 x 40 x 512, the numba kernel at 128 x 128 x 512, and ``localize``
    end to end at 1024^2 with preset ``paper`` and ``reference="knn"``. Each 128^2
    measurement runs in its own subprocess, so its peak memory is its own.
-3. *AU-PRO on the embedded benchmark* (:func:`fca_utils.evaluate.run_method`, maps
+3. *AU-PRO on the embedded benchmark* (:func:`fca_utils.evaluation.runs.run_method`, maps
    in a temporary folder): ``paper320_knn`` with the exact vs. the approximate
    search, and full resolution (``paper``) with the median vs. the k-NN reference
    (``knn_method="auto"``: exact on the small maps, approximate on 64^2 and 128^2).
@@ -55,16 +55,15 @@ CHILD_ENV = {"FCA_OFFLINE": "1"}
 def _features(cls: str, size: int | None, backbone: str):
     """Features of the first defective test image of an embedded class, (C, h, w)."""
     import torch
-    import torch.nn.functional as F
 
-    from fca_utils import evaluate, features
-    from fca_utils.pipeline import to_image_tensor
+    from fca_utils import datasets, features
+    from fca_utils.core.images import resize_image, to_image_tensor
 
-    ds = evaluate.open_dataset("embedded")
+    ds = datasets.open_dataset("embedded")
     entry = next(e for e in ds.entries(cls) if e.defect_type != "good")
     img = to_image_tensor(ds.load(entry).image)
     if size is not None:
-        img = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+        img = resize_image(img, size)
     extractor, _ = features.resolve_backbone(backbone)
     with torch.no_grad():
         return extractor(img)[0], extractor.name
@@ -79,14 +78,15 @@ def _sampled_exact(feats, t: int, queries):
     import numpy as np
     import torch
 
-    from fca_utils import fast, reference
+    from fca_utils import reference
+    from fca_utils.core import kernels
 
     start = time.perf_counter()
-    sw = fast.sorted_windows(feats, t)
+    sw = kernels.sorted_windows(feats, t)
     c, n, m = sw.shape
     _, h, w = feats.shape
     ys, xs = reference._centres(h, w)
-    cost = torch.from_numpy(fast.pair_costs(sw, queries, np.tile(np.arange(n), (len(queries), 1)))) / (c * m)
+    cost = torch.from_numpy(kernels.pair_costs(sw, queries, np.tile(np.arange(n), (len(queries), 1)))) / (c * m)
     cost.masked_fill_(reference._excluded(torch.from_numpy(queries), ys, xs, t, True), float("inf"))
     dist, idx = torch.topk(cost, K, dim=1, largest=False)
     return idx, dist, time.perf_counter() - start
@@ -144,7 +144,7 @@ def _child_knnref(h: int, w: int, t: int, path: str) -> dict:
 def _child_fca(h: int, w: int, t: int, backend: str, path: str) -> dict:
     import torch
 
-    from fca_utils import reference, statistics
+    from fca_utils.core import reference, statistics
 
     small = torch.rand(8, 2 * t + 9, 2 * t + 9)
     statistics.fca(small, t, reference=reference.knn_approx(small, t, 2), backend=backend)
@@ -160,8 +160,8 @@ def _child_fca(h: int, w: int, t: int, backend: str, path: str) -> dict:
 def _child_localize(size: int, backbone: str) -> dict:
     import numpy as np
 
-    from fca_utils import evaluate
-    from fca_utils.pipeline import localize
+    from fca_utils import localize
+    from fca_utils.evaluation import runs as evaluate
 
     localize(np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone, reference="knn")
     ds = evaluate.open_dataset("embedded")
@@ -224,8 +224,8 @@ def _fca() -> None:
 def _pro(max_images: int | None, maps_root: str) -> None:
     import numpy as np
 
-    from fca_utils import evaluate
     from fca_utils.datasets import read_anomaly_map
+    from fca_utils.evaluation import runs as evaluate
 
     ds = evaluate.open_dataset("embedded")
     runs = [
@@ -265,7 +265,7 @@ def _pro_512(maps_root: str) -> None:
     """Full resolution on the 512^2 classes (64 x 64 maps, T = 5): exact vs. approximate search."""
     import numpy as np
 
-    from fca_utils import evaluate
+    from fca_utils.evaluation import runs as evaluate
 
     ds = evaluate.open_dataset("embedded")
     classes = [c for c in ds.classes if ds.load(ds.entries(c)[0]).image.shape[0] == 512]

@@ -3,32 +3,26 @@ Anomaly Localization Using Feature Correspondence Analysis" (WACV 2024).
 
 Eq. (1): ``A(x, y; F, S, R) = sum_{F_r in R(F(I))} S(x, y, F(I), F_r)``
 
-- F, feature extraction: :mod:`fca_utils.features`
-- S, patch statistics comparison: :mod:`fca_utils.statistics` (moments, histogram, SWW, FCA)
-- R, reference selection: :mod:`fca_utils.reference` (median, mean, random, all, k-NN)
-- baseline of Aota et al.: :mod:`fca_utils.baselines`
-- composition: :func:`fca_utils.localize`
-- evaluation: :mod:`fca_utils.metrics`; dataset runs with cached maps: :mod:`fca_utils.evaluate`
-- data: :mod:`fca_utils.datasets` (embedded benchmark, paper's datasets), :mod:`fca_utils.synthetic`
-- notebooks: :mod:`fca_utils.report` (parameters, saved tables and figures),
-  :mod:`fca_utils.tables` with the paper's numbers in :mod:`fca_utils.paper_numbers`,
-  :mod:`fca_utils.viz`
+Layers (each a subpackage; imports point down this list only):
+
+- :mod:`fca_utils.core`: S, the patch statistics (:mod:`~fca_utils.core.statistics`,
+  Eqs. (2)-(5)), R, the references (:mod:`~fca_utils.core.reference`, Eq. (7)), their
+  numba kernels, the baseline of Aota et al., presets;
+- :mod:`fca_utils.features`: F, hand-crafted and neural feature extractors;
+- :mod:`fca_utils.pipeline`: :func:`localize`, F then S against R on one image;
+- :mod:`fca_utils.datasets`: datasets in MVTec AD layout, the embedded benchmark;
+- :mod:`fca_utils.evaluation`: metrics, dataset runs with cached maps, tables, pictures;
+- :mod:`fca_utils.paper`: the paper's experiments, as the notebooks call them;
+- :mod:`fca_utils.cli`: ``fca-localize`` and ``python -m fca_utils.reproduce``.
+
+The public API is re-exported here: ``localize``, ``statistics``, ``reference``,
+``features``, ``metrics``, ``baselines``, ``datasets``.
 """
-import importlib
-
-from . import baselines, features, metrics, ops, reference, statistics
-from .pipeline import PRESETS, LocalizationResult, Preset, localize
-
-# Imported on first use: these are also run as ``python -m fca_utils.<name>``, and an
-# eager import here would load them twice (runpy's RuntimeWarning).
-_LAZY = ("datasets", "evaluate", "paper_numbers", "report", "synthetic", "tables", "viz")
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'fca_utils' has no attribute {name!r}")
-
+from . import datasets, features
+from .core import baselines, ops, reference, statistics
+from .core.methods import PRESETS, Preset
+from .evaluation import metrics
+from .pipeline import LocalizationResult, localize
 
 __version__ = "0.1.0"
 
@@ -42,6 +36,6 @@ __all__ = [
     "reference",
     "metrics",
     "baselines",
+    "datasets",
     "ops",
-    *_LAZY,
 ]

@@ -1,6 +1,6 @@
 """Test-wide settings and shared data.
 
-Never download anything (see DESIGN.md, "Offline reality"): ``FCA_OFFLINE`` is set
+Never download anything (tests run offline, as CI does): ``FCA_OFFLINE`` is set
 before any test imports ``fca_utils``.
 """
 import os
@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from fca_utils.datasets import open_dataset  # noqa: E402
-from fca_utils.layout import write_image, write_mask  # noqa: E402
+from fca_utils.datasets.layout import write_image, write_mask  # noqa: E402
 
 
 def striped_texture(rng, size):

@@ -51,6 +51,12 @@ def window(feats: np.ndarray, y: int, x: int, t: int) -> np.ndarray:
     return out
 
 
+def sorted_windows(feats: np.ndarray, t: int) -> np.ndarray:
+    """Every window's values sorted per channel, (H*W, C, T*T), windows row-major."""
+    c, h, w = feats.shape
+    return np.stack([np.sort(window(feats, y, x, t).reshape(c, t * t), axis=-1) for y in range(h) for x in range(w)])
+
+
 def median_reference(feats: np.ndarray, t: int) -> np.ndarray:
     """Eq. (7): per channel, lower median over non-overlapping tiles of each order statistic."""
     c, h, w = feats.shape

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import ablation, datasets, features, layout, paper_numbers as pn
-from fca_utils.tables import compare, paper_table
+from fca_utils import datasets, features
+from fca_utils.datasets import layout
+from fca_utils.paper import ablation, failure_cases
+from fca_utils.paper import numbers as pn
+from fca_utils.evaluation.tables import compare
+from fca_utils.paper.tables import paper_table
 
 
 def _texture(rng, size):
@@ -37,9 +41,9 @@ def _make_dataset(root, size=96, n_defect=2, n_good=1):
 def test_ablation_rows_follow_table7():
     assert list(ablation.ABLATIONS) == ["F", "R", "HR", "FCA", "full"]
     paper = paper_table(7)
-    assert list(paper.rows) == list(ablation.ABLATIONS)
+    assert list(paper.index) == list(ablation.ABLATIONS)
     for row, spec in ablation.ABLATIONS.items():
-        assert [spec.marks[k] for k in ("F", "R", "HR", "FCA")] == paper.rows[row][:4]
+        assert [spec.marks[k] for k in ("F", "R", "HR", "FCA")] == paper.loc[row, ["F", "R", "HR", "FCA"]].tolist()
     assert ablation.ABLATIONS["R"].overrides == {"reference": "mean"}
     assert ablation.ABLATIONS["FCA"].overrides == {"statistic": "histogram"}
     assert ablation.ABLATIONS["HR"].method == "paper320"
@@ -50,7 +54,7 @@ def test_ablation_rows_follow_table7():
 # ------------------------------------------------------------------------- feature cache
 def test_cached_extractor_returns_the_same_features_and_counts():
     inner = features.get_extractor("tem")
-    cached = ablation.CachedExtractor(inner, max_items=2)
+    cached = features.CachedExtractor(inner, max_items=2)
     assert cached.name == inner.name and cached.stride == inner.stride and cached.channels == inner.channels
     assert cached.output_size(30, 41) == inner.output_size(30, 41)
     a, b, c = (torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(s)) for s in range(3))
@@ -63,16 +67,16 @@ def test_cached_extractor_returns_the_same_features_and_counts():
     assert len(cached) == 2
     cached(a)
     assert cached.misses == 4
-    assert ablation.CachedExtractor(cached).inner is inner  # no double wrapping
+    assert features.CachedExtractor(cached).inner is inner  # no double wrapping
     with pytest.raises(ValueError, match="max_items"):
-        ablation.CachedExtractor(inner, max_items=0)
+        features.CachedExtractor(inner, max_items=0)
 
 
 def test_cached_extractor_passes_through_localize():
     from fca_utils import localize
 
     img = np.random.default_rng(1).random((48, 48, 3)).astype(np.float32)
-    cached = ablation.CachedExtractor(features.get_extractor("colors"))
+    cached = features.CachedExtractor(features.get_extractor("colors"))
     r1 = localize(img, preset="paper", backbone=cached, patch_size=5)
     r2 = localize(img, preset="paper", backbone=cached, patch_size=5, sigma_p=1.0)
     plain = localize(img, preset="paper", backbone="colors", patch_size=5)
@@ -85,10 +89,10 @@ def test_cached_extractor_passes_through_localize():
 def test_random_efficientnet_is_deterministic_and_shaped_like_the_pretrained_one():
     x = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(0))
     state = torch.random.get_rng_state()
-    a = ablation.RandomEfficientNetLite0(seed=0)
+    a = features.RandomEfficientNetLite0(seed=0)
     assert torch.equal(torch.random.get_rng_state(), state)  # caller's RNG untouched
-    b = ablation.RandomEfficientNetLite0(seed=0)
-    c = ablation.RandomEfficientNetLite0(seed=1)
+    b = features.RandomEfficientNetLite0(seed=0)
+    c = features.RandomEfficientNetLite0(seed=1)
     fa, fb, fc = a(x), b(x), c(x)
     assert fa.shape == (1, 152, 8, 10) and torch.isfinite(fa).all()
     assert torch.equal(fa, fb) and not torch.equal(fa, fc)
@@ -99,20 +103,21 @@ def test_random_efficientnet_is_deterministic_and_shaped_like_the_pretrained_one
 
 def test_random_counterpart_matches_the_architecture(monkeypatch):
     eff = features.get_extractor("efficientnet_lite0")
-    r = ablation.random_counterpart(eff)
+    r = features.random_counterpart(eff)
     assert r.name == "random_efficientnet_lite0" and r.channels == eff.channels and r.stride == eff.stride
-    assert ablation.random_counterpart(ablation.CachedExtractor(eff)) is r  # cached per device and seed
+    assert features.random_counterpart(features.CachedExtractor(eff)) is r  # cached per device and seed
 
     class FakeWRN(features.Extractor):  # the paper's backbone without its weights
         name, stride, channels = "wide_resnet50_2", 8, 512
 
     asked = []
-    monkeypatch.setattr(features, "get_extractor", lambda name, device=None, **kw: asked.append((name, kw)) or name)
-    assert ablation.random_counterpart(FakeWRN(), seed=3) == "random_wrn50"  # built by features.get_extractor
+    monkeypatch.setattr(features.registry, "get_extractor",
+                        lambda name, device=None, **kw: asked.append((name, kw)) or name)
+    assert features.random_counterpart(FakeWRN(), seed=3) == "random_wrn50"  # built by features.get_extractor
     assert asked == [("random_wrn50", {"seed": 3})]
     monkeypatch.undo()
     with pytest.raises(ValueError, match="no random-init counterpart"):
-        ablation.random_counterpart("colors")
+        features.random_counterpart("colors")
 
 
 # ------------------------------------------------------------------------- Table 7 run
@@ -128,12 +133,12 @@ def test_run_ablation_on_a_small_dataset(tmp_path):
         assert m["images"] == 3 and 0 <= m["au_pro"] <= 1 and 0 <= m["pixel_auroc"] <= 1
     assert runs["full"].metrics["stripes"]["pixel_auroc"] > 0.9  # the red blob is found
     table = ablation.ablation_table(runs)
-    assert table.columns == ["F", "R", "HR", "FCA", "PRO", "AUROC"]
-    assert table["full", "PRO"] == pytest.approx(100 * runs["full"].mean("au_pro"))
+    assert list(table.columns) == ["F", "R", "HR", "FCA", "PRO", "AUROC"]
+    assert table.loc["full", "PRO"] == pytest.approx(100 * runs["full"].mean("au_pro"))
     both = compare(table, paper_table(7))
-    assert both["full", "PRO paper"] == pn.TABLE7[-1]["PRO"]
+    assert both.loc["full", "PRO paper"] == pn.TABLE7[-1]["PRO"]
     per_class = ablation.ablation_class_table(runs, "pixel_auroc")
-    assert list(per_class.rows) == ["stripes", "mean"] and per_class.columns == list(runs)
+    assert list(per_class.index) == ["stripes", "mean"] and list(per_class.columns) == list(runs)
     again = ablation.run_ablation(ds, tmp_path / "maps", rows=("R", "full"), backbone="efficientnet_lite0",
                                   progress=False)
     assert again["R"].computed == 0  # maps reused
@@ -169,9 +174,10 @@ def test_sensitivity_grid_records_table_and_cache(tmp_path, monkeypatch):
     assert offsets == [0, 2] and sps == [1.0, 3.0] and sss == [1.0] and values.shape == (2, 2, 1)
     assert t_by_class == {"stripes": [base, base + 2]}
     table = ablation.sensitivity_table(records)
-    assert table.columns == ["σ_p=1", "σ_p=3"] and list(table.rows) == [f"T={base}, σ_s=1", f"T={base + 2}, σ_s=1"]
+    assert list(table.columns) == ["σ_p=1", "σ_p=3"]
+    assert list(table.index) == [f"T={base}, σ_s=1", f"T={base + 2}, σ_s=1"]
     rec = next(r for r in records if r["T"] == base and r["sigma_p"] == 3.0)
-    assert table[f"T={base}, σ_s=1", "σ_p=3"] == pytest.approx(100 * rec["au_pro"])
+    assert table.loc[f"T={base}, σ_s=1", "σ_p=3"] == pytest.approx(100 * rec["au_pro"])
 
     absolute = ablation.sensitivity_grid(ds, t_values=(5,), sigma_p=(3.0,), sigma_s=(1.0,), backbone="colors",
                                          progress=False)
@@ -186,39 +192,39 @@ def test_crop_around_defect_takes_the_largest_crop_with_enough_coverage():
     yy, xx = np.mgrid[:256, :256]
     mask[(yy - 100) ** 2 + (xx - 150) ** 2 <= 40 ** 2] = True  # disk of radius 40
     image = np.zeros((256, 256, 3), np.uint8)
-    img, m, (y0, y1, x0, x1), cov = ablation.crop_around_defect(image, mask, coverage=0.5, multiple=8, min_side=32)
+    img, m, (y0, y1, x0, x1), cov = failure_cases.crop_around_defect(image, mask, coverage=0.5, multiple=8, min_side=32)
     assert img.shape[:2] == m.shape == (y1 - y0, x1 - x0) and y1 - y0 == x1 - x0
     assert cov >= 0.5 and cov == pytest.approx(m.mean())
     side = y1 - y0
     assert (np.pi * 40 ** 2) / (side + 8) ** 2 < 0.5  # one step larger would not qualify
     assert 0 <= y0 and y1 <= 256 and 0 <= x0 and x1 <= 256
     # unreachable coverage: the crop with the highest coverage (here the smallest) is returned
-    _, m, box, best = ablation.crop_around_defect(image, mask, coverage=1.0, multiple=8, min_side=96)
+    _, m, box, best = failure_cases.crop_around_defect(image, mask, coverage=1.0, multiple=8, min_side=96)
     assert box[1] - box[0] == 96 and best == pytest.approx(m.mean()) and best < 1.0
     with pytest.raises(ValueError, match="empty"):
-        ablation.crop_around_defect(image, np.zeros_like(mask))
+        failure_cases.crop_around_defect(image, np.zeros_like(mask))
 
 
 def test_center_crop_and_largest_defect(tmp_path):
     img = np.arange(10 * 12 * 3).reshape(10, 12, 3)
     mask = np.zeros((10, 12), bool)
-    c_img, c_mask, box = ablation.center_crop(img, mask, 6)
+    c_img, c_mask, box = failure_cases.center_crop(img, mask, 6)
     assert box == (2, 8, 3, 9) and c_img.shape == (6, 6, 3) and c_mask.shape == (6, 6)
     with pytest.raises(ValueError, match="larger"):
-        ablation.center_crop(img, mask, 11)
+        failure_cases.center_crop(img, mask, 11)
     ds = _make_dataset(tmp_path / "data")
-    entry = ablation.largest_defect_entry(ds, "stripes")
+    entry = failure_cases.largest_defect_entry(ds, "stripes")
     areas = {e.stem: ds.load(e).mask.sum() for e in ds.entries("stripes", "blob")}
     assert entry.stem == max(areas, key=areas.get)
-    assert ablation.largest_defect_entry(ds, "stripes", side=64).defect_type == "blob"
+    assert failure_cases.largest_defect_entry(ds, "stripes", side=64).defect_type == "blob"
     with pytest.raises(ValueError, match="no defective"):
-        ablation.largest_defect_entry(ds, "stripes", defect_types=["cut"])
+        failure_cases.largest_defect_entry(ds, "stripes", defect_types=["cut"])
 
 
 def test_annotation_variants_and_case_metrics():
     mask = np.zeros((100, 100), bool)
     mask[30:60, 40:70] = True
-    variants = ablation.annotation_variants(mask, radius=3)
+    variants = failure_cases.annotation_variants(mask, radius=3)
     assert set(variants) == {"given", "tight", "loose"}
     assert (variants["tight"] <= mask).all() and (mask <= variants["loose"]).all()
     assert variants["tight"].sum() < mask.sum() < variants["loose"].sum()
@@ -226,33 +232,33 @@ def test_annotation_variants_and_case_metrics():
     image = clean.copy()
     image[35:55, 45:65] = 160  # visible core
     image[30:60, 40:70][~np.pad(np.ones((20, 20), bool), 5)] = 101  # invisible soft edge inside the mask
-    visible = ablation.annotation_variants(mask, image=image, clean=clean)["visible"]
+    visible = failure_cases.annotation_variants(mask, image=image, clean=clean)["visible"]
     assert visible[45, 55] and not visible[31, 41] and not visible[0, 0]
-    assert ablation.count_regions(mask) == 1
+    assert failure_cases.count_regions(mask) == 1
     stray = mask.copy()
     stray[80, 80] = stray[81, 81] = True  # diagonal neighbours: one 8-connected region
-    assert ablation.count_regions(stray) == 2 and ablation.count_regions(np.zeros((4, 4))) == 0
-    perfect = ablation.case_metrics(mask.astype(np.float32), mask, border=5)
+    assert failure_cases.count_regions(stray) == 2 and failure_cases.count_regions(np.zeros((4, 4))) == 0
+    perfect = failure_cases.case_metrics(mask.astype(np.float32), mask, border=5)
     assert perfect == {"PRO": pytest.approx(100.0), "AUROC": pytest.approx(100.0), "F1": pytest.approx(100.0)}
-    half = ablation.case_metrics(np.zeros((50, 50), np.float32), mask)  # upsampled to the mask, constant
+    half = failure_cases.case_metrics(np.zeros((50, 50), np.float32), mask)  # upsampled to the mask, constant
     assert half["AUROC"] == pytest.approx(50.0)
 
 
 def test_clean_image_of_the_embedded_benchmark():
-    from fca_utils import synthetic
+    from fca_utils.datasets import synthetic
 
     spec = next(s for s in synthetic.CLASSES if s.name == "gravel")
     sample = next(s for s in synthetic.render_class(spec) if s.defect_type == "color" and s.stem == "001")
-    clean = ablation.clean_image("gravel", "color", "001", check=sample.image)
+    clean = failure_cases.clean_image("gravel", "color", "001", check=sample.image)
     np.testing.assert_array_equal(clean, sample.clean)
     changed = np.any(sample.image != clean, axis=-1)
     assert changed.any() and not (changed & ~sample.mask).any()  # changes only inside the mask
     with pytest.raises(RuntimeError, match="differs"):
-        ablation.clean_image("gravel", "color", "001", check=clean)
+        failure_cases.clean_image("gravel", "color", "001", check=clean)
     with pytest.raises(ValueError, match="unknown embedded class"):
-        ablation.clean_image("felt", "color", "000")
+        failure_cases.clean_image("felt", "color", "000")
     with pytest.raises(ValueError, match="no test image"):
-        ablation.clean_image("gravel", "phase", "000")
+        failure_cases.clean_image("gravel", "phase", "000")
 
 
 def test_case_maps_and_plot_cases(tmp_path):
@@ -261,23 +267,23 @@ def test_case_maps_and_plot_cases(tmp_path):
     matplotlib.use("Agg")
     ds = _make_dataset(tmp_path / "data", size=64, n_defect=1, n_good=0)
     sample = next(ds.samples("stripes"))
-    cached = ablation.CachedExtractor(features.get_extractor("colors"))
-    maps = ablation.case_maps(sample.image, {"ours": "paper", "ours T": "paper"}, ds, backbone=cached)
+    cached = features.CachedExtractor(features.get_extractor("colors"))
+    maps = failure_cases.case_maps(sample.image, {"ours": "paper", "ours T": "paper"}, ds, backbone=cached)
     assert list(maps) == ["ours", "ours T"] and maps["ours"].shape == (64, 64) and cached.hits == 1
-    m = ablation.case_metrics(maps["ours"], sample.mask, border=6)
+    m = failure_cases.case_metrics(maps["ours"], sample.mask, border=6)
     assert set(m) == {"PRO", "AUROC", "F1"} and m["AUROC"] > 90
-    variants = ablation.annotation_variants(sample.mask)
-    fig = ablation.plot_cases([("case", sample.image, variants, maps)], ["input", "gt", "a", "b"], border=[6])
+    variants = failure_cases.annotation_variants(sample.mask)
+    fig = failure_cases.plot_cases([("case", sample.image, variants, maps)], ["input", "gt", "a", "b"], border=[6])
     assert len(fig.axes) == 4
     fig.savefig(tmp_path / "cases.png")
 
 
 def test_shared_cache_between_ablation_and_grid(tmp_path):
     ds = _make_dataset(tmp_path / "data", size=64, n_defect=1, n_good=0)
-    cached = ablation.CachedExtractor(features.get_extractor("colors"))
+    cached = features.CachedExtractor(features.get_extractor("colors"))
     runs = ablation.run_ablation(ds, tmp_path / "maps", rows=("R", "FCA", "full"), backbone=cached, progress=False)
     assert cached.misses == 1 and cached.hits == 2
     table = ablation.ablation_table(runs, marks=False)
-    assert table.columns == ["PRO", "AUROC"] and list(table.rows) == ["R", "FCA", "full"]
+    assert list(table.columns) == ["PRO", "AUROC"] and list(table.index) == ["R", "FCA", "full"]
     ablation.sensitivity_grid(ds, t_offsets=(0,), sigma_p=(3.0,), sigma_s=(1.0,), backbone=cached, progress=False)
     assert cached.misses == 1 and len(cached) == 1  # the caller's cache is reused and kept

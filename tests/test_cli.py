@@ -3,7 +3,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from fca_utils import cli, localize
+from fca_utils import localize
+from fca_utils.cli import localize as cli
 
 
 def test_cli_writes_tiff_and_overlay(tmp_path, capsys):

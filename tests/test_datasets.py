@@ -1,14 +1,18 @@
 """Dataset adapters, preparation, and anomaly-map files (fca_utils.datasets and helpers).
 
-Every dataset is faked in its exact layout; nothing touches the network: tests that
-could download replace ``fca_utils.download.urlopen``.
+Every dataset is faked in its exact layout; nothing touches the network: downloads come
+from ``file://`` URLs, and tests that could download otherwise replace ``prepare.fetch``
+(:func:`fca_utils.core.io.download`) or ``urllib.request.urlopen``.
 """
 from __future__ import annotations
 
 import hashlib
-import io
+import re
 import tarfile
+import threading
+import time
 import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -16,8 +20,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fca_utils import aitex, datasets, download, prepare, registry
-from fca_utils.layout import DatasetLayoutError
+from fca_utils import datasets
+from fca_utils.core import io
+from fca_utils.datasets import aitex, download, prepare
+from fca_utils.datasets.__main__ import main as datasets_main
+from fca_utils.datasets import catalog as registry
+from fca_utils.datasets.layout import DatasetLayoutError
 
 RNG = np.random.default_rng(0)
 
@@ -144,41 +152,15 @@ def _tar_xz(folder: Path, archive: Path) -> bytes:
     return archive.read_bytes()
 
 
-class FakeServer:
-    """Stands in for urlopen: serves ``data`` with HTTP Range support, optionally cut short once."""
-
-    def __init__(self, data: bytes, cut_at: int | None = None):
-        self.data, self.cut_at, self.requests = data, cut_at, []
-
-    def __call__(self, request, timeout=None):
-        self.requests.append(dict(request.header_items()))
-        start = int(request.get_header("Range", "bytes=0-")[6:-1])
-        body, cut = self.data[start:], self.cut_at
-        self.cut_at = None
-        return _Response(body, 206 if start else 200, cut)
+def _no_network(url, *args, **kwargs):
+    raise AssertionError(f"the test tried to reach {url}")
 
 
-class _Response:
-    def __init__(self, body: bytes, status: int, cut: int | None):
-        self.status, self.headers = status, {"Content-Length": str(len(body))}
-        self._stream, self._cut, self._sent = io.BytesIO(body), cut, 0
+class _Answer:
+    """A server's answer to the reachability check of :func:`fca_utils.core.io.download`."""
 
-    def read(self, n):
-        if self._cut is not None and self._sent >= self._cut:
-            raise ConnectionResetError("connection reset by peer")
-        chunk = self._stream.read(n if self._cut is None else min(n, self._cut - self._sent))
-        self._sent += len(chunk)
-        return chunk
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _no_network(request, timeout=None):
-    raise AssertionError(f"the test tried to reach {request.full_url}")
+    def close(self):
+        pass
 
 
 def test_mvtec_counts_and_defect_folders_are_verified(tmp_path, small_mvtec):
@@ -202,24 +184,24 @@ def test_mvtec_wrong_image_size_is_named(tmp_path, small_mvtec):
         datasets.open_dataset("mvtec", root=tmp_path)
 
 
-def test_mvtec_is_downloaded_resumed_verified_and_extracted(tmp_path, small_mvtec, monkeypatch):
+def test_mvtec_is_downloaded_verified_and_extracted(tmp_path, small_mvtec, monkeypatch):
     make_mvtec(tmp_path / "src")
-    data = _tar_xz(tmp_path / "src", tmp_path / "fake.tar.xz")
-    monkeypatch.setitem(small_mvtec["archives"][0], "sha256", hashlib.sha256(data).hexdigest())
-    server = FakeServer(data, cut_at=len(data) // 3)
-    monkeypatch.setattr(download, "urlopen", server)
+    server = tmp_path / "server" / "mvtec_anomaly_detection.tar.xz"
+    monkeypatch.setitem(small_mvtec["archives"][0], "url", server.as_uri())
     root, cache = tmp_path / "mvtec", tmp_path / "cache"
-    with pytest.raises(prepare.ManualDownloadRequired, match="interrupted"):
-        prepare.prepare("mvtec", root=root, cache=cache, log=lambda m: None)
-    part = cache / "mvtec_anomaly_detection.tar.xz.part"
-    assert part.stat().st_size == len(data) // 3
-    prepare.prepare("mvtec", root=root, cache=cache, log=lambda m: None)  # resumes
-    assert server.requests[-1]["Range"] == f"bytes={len(data) // 3}-"
-    assert (cache / "mvtec_anomaly_detection.tar.xz").read_bytes() == data and not part.exists()
+    with pytest.raises(prepare.ManualDownloadRequired, match="automatic download failed.*No such file"):
+        prepare.prepare("mvtec", root=root, cache=cache, log=lambda m: None)  # not on the server yet
+    assert not cache.exists() or not list(cache.iterdir())  # nothing half-written left behind
+    server.parent.mkdir()
+    data = _tar_xz(tmp_path / "src", server)
+    monkeypatch.setitem(small_mvtec["archives"][0], "sha256", hashlib.sha256(data).hexdigest())
+    prepare.prepare("mvtec", root=root, cache=cache, log=lambda m: None)
+    assert sorted(p.name for p in cache.iterdir()) == ["mvtec_anomaly_detection.tar.xz"]
+    assert (cache / "mvtec_anomaly_detection.tar.xz").read_bytes() == data
     ds = datasets.open_dataset("mvtec", root=root)
     assert ds.count("carpet") == 117 and not (root / "carpet" / "train").exists()
     messages = []
-    monkeypatch.setattr(download, "urlopen", _no_network)
+    monkeypatch.setattr(prepare, "fetch", _no_network)
     prepare.prepare("mvtec", root=root, cache=cache, log=messages.append)
     assert "already prepared" in messages[-1]
 
@@ -228,7 +210,7 @@ def test_mvtec_archive_with_a_wrong_checksum_is_refused(tmp_path, small_mvtec, m
     make_mvtec(tmp_path / "src")
     archive = tmp_path / "mvtec_anomaly_detection.tar.xz"
     _tar_xz(tmp_path / "src", archive)
-    monkeypatch.setattr(download, "urlopen", _no_network)
+    monkeypatch.setattr(prepare, "fetch", _no_network)
     with pytest.raises(download.ChecksumError, match="SHA-256 of .*mvtec_anomaly_detection.tar.xz is"):
         prepare.prepare("mvtec", root=tmp_path / "mvtec", source=archive, log=lambda m: None)
     prepare.prepare("mvtec", root=tmp_path / "mvtec", source=archive, ignore_checksum=True, log=lambda m: None)
@@ -239,8 +221,8 @@ def test_mvtec_download_failure_prints_what_to_fetch(tmp_path, monkeypatch, caps
     def offline(request, timeout=None):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(download, "urlopen", offline)
-    code = datasets.main(["prepare", "mvtec", "--root", str(tmp_path / "mvtec"), "--cache", str(tmp_path / "c")])
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    code = datasets_main(["prepare", "mvtec", "--root", str(tmp_path / "mvtec"), "--cache", str(tmp_path / "c")])
     out = capsys.readouterr().out
     assert code == 2
     assert "https://www.mvtec.com/company/research/datasets/mvtec-ad" in out
@@ -260,7 +242,7 @@ def test_wft_zip_is_prepared_and_its_checksum_recorded(tmp_path, monkeypatch):
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(src.rglob("*.png")):
             zf.write(path, path.relative_to(tmp_path / "src").as_posix())
-    monkeypatch.setattr(download, "urlopen", _no_network)
+    monkeypatch.setattr(prepare, "fetch", _no_network)
     root = prepare.prepare("wft", root=tmp_path / "wft", source=archive, log=lambda m: None)
     record = (root / prepare.RECORD).read_text()
     assert hashlib.sha256(archive.read_bytes()).hexdigest() in record
@@ -286,8 +268,8 @@ def make_dtd(root: Path) -> None:
 
 
 def test_dtd_synthetic_prepare_prints_instructions_without_network(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(download, "urlopen", _no_network)
-    code = datasets.main(["prepare", "dtd_synthetic", "--root", str(tmp_path / "dtd")])
+    monkeypatch.setattr(prepare, "fetch", _no_network)
+    code = datasets_main(["prepare", "dtd_synthetic", "--root", str(tmp_path / "dtd")])
     out = capsys.readouterr().out
     assert code == 2
     assert "https://drive.google.com/drive/folders/10OyPzvI3H6llCZBxKxFlKWt1Pw1tkMK1" in out
@@ -296,9 +278,9 @@ def test_dtd_synthetic_prepare_prints_instructions_without_network(tmp_path, mon
 
 
 def test_dtd_synthetic_is_resized_to_320(tmp_path, monkeypatch):
-    monkeypatch.setattr(download, "urlopen", _no_network)
+    monkeypatch.setattr(prepare, "fetch", _no_network)
     make_dtd(tmp_path / "download" / "DTD-Synthetic")
-    code = datasets.main(["prepare", "dtd_synthetic", "--root", str(tmp_path / "dtd"),
+    code = datasets_main(["prepare", "dtd_synthetic", "--root", str(tmp_path / "dtd"),
                           "--source", str(tmp_path / "download")])
     assert code == 0
     ds = datasets.open_dataset("dtd_synthetic", root=tmp_path / "dtd")
@@ -367,7 +349,7 @@ def make_aitex(raw: Path) -> None:
 
 
 def test_aitex_frames_are_cut_filtered_and_resized(tmp_path, monkeypatch):
-    monkeypatch.setattr(download, "urlopen", _no_network)
+    monkeypatch.setattr(prepare, "fetch", _no_network)
     make_aitex(tmp_path / "AITEX")
     messages = []
     root = prepare.prepare("aitex", root=tmp_path / "aitex", source=tmp_path / "AITEX", log=messages.append)
@@ -415,21 +397,61 @@ def test_broken_aitex_download_names_the_file(tmp_path, breakage, culprit):
 # ---------------------------------------------------------------- downloads
 
 
-def test_download_resumes_and_checks_the_checksum(tmp_path, monkeypatch):
-    data = RNG.integers(0, 256, 3_000_000, dtype=np.uint8).tobytes()
-    server = FakeServer(data, cut_at=1_234_567)
-    monkeypatch.setattr(download, "urlopen", server)
-    dest = tmp_path / "file.bin"
+def test_download_from_a_file_url_checks_the_sha256(tmp_path):
+    source = tmp_path / "server" / "file.bin"
+    source.parent.mkdir()
+    data = RNG.integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    source.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    with pytest.raises(download.DownloadError, match="run again to resume"):
-        download.download("https://example.org/file.bin", dest, sha256=digest, progress=False)
-    assert not dest.exists()
-    download.download("https://example.org/file.bin", dest, sha256=digest, progress=False)
-    assert dest.read_bytes() == data
-    assert server.requests[1]["Range"] == "bytes=1234567-"
-    with pytest.raises(download.ChecksumError, match="file2.bin"):
-        download.download("https://example.org/file.bin", tmp_path / "file2.bin", sha256="0" * 64, progress=False)
-    assert not (tmp_path / "file2.bin.part").exists()
+    out = tmp_path / "out"
+    assert io.download(source.as_uri(), out / "file.bin", sha256=digest, progress=False) == out / "file.bin"
+    assert (out / "file.bin").read_bytes() == data
+    io.download(source.as_uri(), out / "prefix.bin", hash_prefix=digest[:8], progress=False)
+    assert (out / "prefix.bin").read_bytes() == data
+    with pytest.raises(io.ChecksumError, match=f"file.bin is {digest}, expected 0{{64}}.*file2.bin"):
+        io.download(source.as_uri(), out / "file2.bin", sha256="0" * 64, progress=False)
+    with pytest.raises(io.ChecksumError, match=f"is {digest}, expected 0badcafe"):
+        io.download(source.as_uri(), out / "file3.bin", hash_prefix="0badcafe", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["file.bin", "prefix.bin"]  # no file left behind
+
+
+def test_download_errors_name_the_url_and_the_reason(tmp_path, monkeypatch):
+    missing = (tmp_path / "server" / "missing.bin").as_uri()
+    with pytest.raises(io.DownloadError, match=f"cannot download {re.escape(missing)}: .*No such file"):
+        io.download(missing, tmp_path / "out" / "missing.bin", progress=False)
+    assert not (tmp_path / "out").exists()
+
+    def no_route(request, timeout=None):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_route)
+    with pytest.raises(io.DownloadError, match="cannot download https://example.org/f.bin: no route to host"):
+        io.download("https://example.org/f.bin", tmp_path / "f.bin", progress=False)
+
+    release = threading.Event()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: release.wait(10) and _Answer())
+    start = time.monotonic()
+    with pytest.raises(io.DownloadError, match="example.org/f.bin: no answer within 0.2 s"):
+        io.download("https://example.org/f.bin", tmp_path / "f.bin", progress=False, timeout=0.2)
+    assert time.monotonic() - start < 5  # a silent network is given up on quickly
+    release.set()
+
+
+@pytest.mark.parametrize("failure, reason", [
+    (urllib.error.HTTPError("https://example.org/f.bin", 404, "Not Found", {}, None), "HTTP 404 Not Found"),
+    (ConnectionResetError("connection reset by peer"), "ConnectionResetError: connection reset by peer"),
+])
+def test_failed_transfer_raises_download_error(tmp_path, monkeypatch, failure, reason):
+    import torch.hub
+
+    def transfer(url, dst, hash_prefix=None, progress=True):
+        raise failure
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: _Answer())
+    monkeypatch.setattr(torch.hub, "download_url_to_file", transfer)
+    with pytest.raises(io.DownloadError, match=f"downloading https://example.org/f.bin failed: {reason}"):
+        io.download("https://example.org/f.bin", tmp_path / "f.bin", progress=False)
+    assert not list(tmp_path.iterdir())
 
 
 # ---------------------------------------------------------------- anomaly maps

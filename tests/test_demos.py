@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import demos, features, statistics
-from fca_utils.pipeline import Preset, run_statistic
-from fca_utils.synthetic import toy_examples
+from fca_utils import features, statistics
+from fca_utils.paper import demos
+from fca_utils.core.methods import Preset, preset_map
+from fca_utils.datasets.synthetic import toy_examples
 
 
 def noise_image(size=64, seed=0):
@@ -27,10 +28,10 @@ def with_spot(img, y=30, x=20, r=2, value=1.0):
 
 # --- statistic_map -----------------------------------------------------------------------
 @pytest.mark.parametrize("statistic", demos.STATISTICS)
-def test_statistic_map_matches_run_statistic(statistic):
+def test_statistic_map_matches_the_preset_map(statistic):
     feats = torch.rand(4, 24, 20, generator=torch.Generator().manual_seed(0))
     preset = Preset("x", None, 5, statistic=statistic, sigma_p=2.0, sigma_s=1.0)
-    expected = run_statistic(feats, preset)
+    expected = preset_map(feats, preset)
     got = demos.statistic_map(feats, statistic, patch_size=5, sigma_p=2.0, sigma_s=1.0)
     assert got.shape == (24, 20)
     assert torch.equal(got, expected)
@@ -87,7 +88,7 @@ def test_usable_extractors_never_downloads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("usable_extractors tried to download")
 
-    monkeypatch.setattr(features, "_download_weights", refuse)
+    monkeypatch.setattr(features.weights, "download_weights", refuse)
     names = demos.usable_extractors()
     for name in ("colors", "random", "steerable", "tem", "efficientnet_lite0", "random_wrn50"):
         assert name in names

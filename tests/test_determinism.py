@@ -23,8 +23,10 @@ threads = int(sys.argv[1])
 torch.set_num_threads(threads)
 numba.set_num_threads(threads)
 
-from fca_utils import experiments, features
+from fca_utils import features
+from fca_utils.paper import experiments
 from fca_utils.datasets import open_dataset
+from fca_utils.evaluation import tables
 
 dataset = open_dataset("embedded")
 setting = experiments.Setting.preliminary().scaled(64)
@@ -33,8 +35,8 @@ extractors = {"Colors": features.get_extractor("colors"),
 grid = experiments.evaluate_grid(dataset, extractors, ["moments", "histogram", "sww", "fca"], ["global"],
                                  setting, classes=["brick", "wood"], max_images=2, progress=False)
 print(f"threads: torch {torch.get_num_threads()}, numba {numba.get_num_threads()}")
-print(experiments.table1(grid, metric="PRO", title="Table 1 (ours): PRO(0.3) [%]"))
-print(experiments.table1(grid, metric="AUROC", title="Table 1 (ours): pixel AUROC [%]"))
+print(tables.to_text(experiments.table1(grid, metric="PRO", title="Table 1 (ours): PRO(0.3) [%]")))
+print(tables.to_text(experiments.table1(grid, metric="AUROC", title="Table 1 (ours): pixel AUROC [%]")))
 """
 
 

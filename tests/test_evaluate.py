@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import evaluate, metrics, report
+from fca_utils import metrics
+from fca_utils.evaluation import runs as evaluate
+from fca_utils.paper import report
 from fca_utils.datasets import DatasetNotFoundError, map_path, read_anomaly_map
-from fca_utils.tables import Table
+from fca_utils.evaluation.tables import table
 
 
 @pytest.fixture
@@ -85,9 +87,11 @@ def test_report_start_saves_tables_and_figures(tmp_path, tiny_dataset, capsys):
     assert "backbone: colors" in printed and "tiny" in printed and "mode: full" in printed
     assert nb.dataset.classes == ["a", "b"] and not nb.quick
 
-    csv = nb.save_table(Table("T", ["PRO"], {"x": [1.5]}, index_name="m"), "t")
+    csv = nb.save_table(table({"x": [1.5]}, ["PRO"], title="T", index_name="m"), "t")
     assert csv == tmp_path / "out" / "99_test" / "tables" / "t.csv"
-    assert csv.read_text().splitlines() == ["m,PRO", "x,1.5"] and csv.with_suffix(".md").is_file()
+    assert csv.read_text().splitlines() == ["m,PRO", "x,1.5"]
+    assert csv.with_suffix(".md").read_text().startswith("**T**\n\n| m ")
+    assert sorted(p.name for p in csv.parent.iterdir()) == ["t.csv", "t.md"]  # no temporary files left
 
     fig = plt.figure()
     paths = nb.save_figure(fig, "f")
@@ -114,7 +118,7 @@ def test_comparison_grid_draws_figure5_and_figure8(tiny_dataset):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fca_utils import viz
+    from fca_utils.evaluation import viz
 
     samples = list(tiny_dataset.samples("a", "spot"))[:2]
     images, masks = [s.image for s in samples], [s.mask for s in samples]

@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import experiments, features, metrics, paper_numbers, reference, statistics
-from fca_utils.experiments import Setting
-from fca_utils.tables import compare, paper_table
+from fca_utils import features, metrics, reference, statistics
+from fca_utils.core import ops
+from fca_utils.core.images import resize_image, resize_mask
+from fca_utils.paper import experiments
+from fca_utils.paper import numbers as paper_numbers
+from fca_utils.paper.experiments import Setting
+from fca_utils.evaluation.tables import compare
+from fca_utils.paper.tables import paper_table
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def test_anomaly_map_dispatches_with_the_settings_parameters():
 def test_feature_map_has_the_working_resolution_for_every_stride():
     image = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
     tem = features.get_extractor("tem")
-    f = experiments.feature_map(tem, image, 32)
+    f = experiments.features_on_grid(tem, image, 32)
     assert f.shape == (9, 32, 32)
 
     class Strided(features.Extractor):  # stride-4 stand-in for a neural backbone
@@ -103,13 +108,13 @@ def test_feature_map_has_the_working_resolution_for_every_stride():
             return torch.nn.functional.avg_pool2d(x[:, :2], 4)
 
     s = Strided()
-    f = experiments.feature_map(s, image, 16)
+    f = experiments.features_on_grid(s, image, 16)
     assert s.seen == (64, 64) and f.shape == (2, 16, 16)  # image enlarged by the stride
 
 
-def test_prepare_image_resizes_to_a_square_in_unit_range():
+def test_resize_image_resizes_to_a_square_in_unit_range():
     image = (np.random.default_rng(1).random((40, 60, 3)) * 255).astype(np.uint8)
-    img = experiments.prepare_image(image, 24)
+    img = resize_image(image, 24)
     assert img.shape == (1, 3, 24, 24) and img.dtype == torch.float32
     assert 0 <= float(img.min()) and float(img.max()) <= 1
 
@@ -118,9 +123,9 @@ def test_resize_mask_keeps_pixels_at_least_half_covered():
     m = np.zeros((8, 8), bool)
     m[0:4, 0:4] = True   # one full output pixel of 4x4
     m[4:6, 4:8] = True   # half of one output pixel
-    out = experiments.resize_mask(m, 2)
+    out = resize_mask(m, 2)
     assert out.tolist() == [[True, False], [False, True]]
-    assert np.array_equal(experiments.resize_mask(m, 8), m)
+    assert np.array_equal(resize_mask(m, 8), m)
 
 
 def test_select_samples_with_and_without_good_images(tiny_dataset):
@@ -148,9 +153,9 @@ def test_grid_scores_a_planted_defect_and_matches_a_manual_run(tiny_dataset):
     maps, masks = [], []
     for entry in tiny_dataset.entries("a"):
         sample = tiny_dataset.load(entry)
-        feats = experiments.feature_map(ex["Colors"], sample.image, 32)
+        feats = experiments.features_on_grid(ex["Colors"], sample.image, 32)
         maps.append(statistics.fca(feats, 7, 1.5, 0.75).numpy())
-        masks.append(experiments.resize_mask(sample.mask, 32))
+        masks.append(resize_mask(sample.mask, 32))
     border = int(round(tiny_dataset.protocol.border_for(64, 64) * 32 / 64))
     want = metrics.evaluate(maps, masks, border=border)
     assert grid.metrics[("Colors", "fca", "global")]["a"]["au_pro"] == pytest.approx(want["au_pro"], abs=1e-12)
@@ -171,17 +176,19 @@ def test_grid_is_deterministic_and_skips_infeasible_all(tiny_dataset):
         assert g1.mean("VGG", s, "random(3)") is not None
 
     pro = experiments.table2(g1, "VGG", metric="PRO")
-    assert list(pro.rows) == ["Random (1)", "Random (3)", "All", "Global"]
-    assert pro.columns == ["Hist", "SWW", "FCA"]
-    assert pro["All", "FCA"] is None and pro["Global", "FCA"] == round(100 * g1.mean("VGG", "fca", "global"), 2)
+    assert list(pro.index) == ["Random (1)", "Random (3)", "All", "Global"]
+    assert list(pro.columns) == ["Hist", "SWW", "FCA"]
+    assert np.isnan(pro.loc["All", "FCA"])
+    assert pro.loc["Global", "FCA"] == round(100 * g1.mean("VGG", "fca", "global"), 2)
     full = experiments.table2(g1, "VGG")
-    assert full.columns == ["Hist PRO", "Hist time [s]", "SWW PRO", "SWW time [s]", "FCA PRO", "FCA time [s]"]
-    assert full["All", "Hist time [s]"] is None and full["Global", "SWW time [s]"] > 0
+    assert list(full.columns) == ["Hist PRO", "Hist time [s]", "SWW PRO", "SWW time [s]", "FCA PRO", "FCA time [s]"]
+    assert np.isnan(full.loc["All", "Hist time [s]"]) and full.loc["Global", "SWW time [s]"] > 0
+    assert full.attrs["formats"]["SWW time [s]"] == "{:.3f}"
     times = experiments.table2(g1, "VGG", metric="time")
-    assert times.columns == ["Hist", "SWW", "FCA"]
+    assert list(times.columns) == ["Hist", "SWW", "FCA"]
     # lines up with the paper's table
     cmp = compare(pro, paper_table(2, metric="PRO"))
-    assert cmp["Global", "FCA paper"] == 81.08
+    assert cmp.loc["Global", "FCA paper"] == 81.08
     with pytest.raises(ValueError):
         experiments.table2(g1, "VGG", metric="AUROC")
 
@@ -194,8 +201,8 @@ def test_grid_warms_up_every_statistic_before_timing(tiny_dataset, monkeypatch):
                         lambda feats, stat, setting, ref=None: calls.append((stat, type(ref).__name__,
                                                                               len(clock_reads)))
                         or real_map(feats, stat, setting, ref))
-    real_clock = experiments._clock
-    monkeypatch.setattr(experiments, "_clock", lambda device: (lambda: clock_reads.append(1) or real_clock(device)()))
+    real_clock = ops.clock
+    monkeypatch.setattr(ops, "clock", lambda device: (lambda: clock_reads.append(1) or real_clock(device)()))
     ex = {"Colors": features.get_extractor("colors")}
     experiments.evaluate_grid(tiny_dataset, ex, ["sww", "fca"], ["random(3)"], SMALL, classes=["a"], max_images=1, include_good=False,
                               progress=False)
@@ -217,14 +224,14 @@ def test_table1_layout_matches_paper_table1(tiny_dataset):
     stats = ["moments", "histogram", "sww", "fca"]
     grid = experiments.evaluate_grid(tiny_dataset, ex, stats, ["global"], SMALL, max_images=2, progress=False)
     t = experiments.table1(grid)
-    assert list(t.rows) == ["Moments", "Histogram", "SWW", "FCA"] == list(paper_table(1).rows)
-    assert t.columns == ["Colors PRO", "Colors AUROC"]
-    assert t["FCA", "Colors AUROC"] == round(100 * grid.mean("Colors", "fca", "global", "pixel_auroc"), 2)
+    assert list(t.index) == ["Moments", "Histogram", "SWW", "FCA"] == list(paper_table(1).index)
+    assert list(t.columns) == ["Colors PRO", "Colors AUROC"] and t.attrs["title"] == "Table 1 (ours)"
+    assert t.loc["FCA", "Colors AUROC"] == round(100 * grid.mean("Colors", "fca", "global", "pixel_auroc"), 2)
     cmp = compare(t, paper_table(1))
-    assert cmp["FCA", "Colors PRO paper"] == 63.30
+    assert cmp.loc["FCA", "Colors PRO paper"] == 63.30
     pro = experiments.table1(grid, metric="PRO")
-    assert pro.columns == ["Colors"] and pro["SWW", "Colors"] == t["SWW", "Colors PRO"]
-    assert compare(pro, paper_table(1, metric="PRO"))["Moments", "Colors paper"] == 46.51
+    assert list(pro.columns) == ["Colors"] and pro.loc["SWW", "Colors"] == t.loc["SWW", "Colors PRO"]
+    assert compare(pro, paper_table(1, metric="PRO")).loc["Moments", "Colors paper"] == 46.51
     with pytest.raises(ValueError):
         experiments.table1(grid, metric="F1")
 

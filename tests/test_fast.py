@@ -1,9 +1,11 @@
-"""The numba kernels of fca_utils.fast give the straightforward PyTorch results (Eqs. (4), (5))."""
+"""The numba kernels of fca_utils.core.kernels give the straightforward PyTorch results (Eqs. (4), (5))."""
 import numpy as np
 import pytest
 import torch
 
-from fca_utils import fast, ops, reference, statistics
+from fca_utils.core import kernels, ops, reference, statistics
+
+import literal
 
 RTOL = 1e-5
 
@@ -98,9 +100,9 @@ def test_all_patches_reference():
 def test_median_reference_equals_reference_median(t, shape, dtype):
     feats = relu_like_feats(*shape, seed=t).to(dtype)
     scaled = ops.scale_features(feats)
-    x = fast._kernel_input(scaled)
+    x = kernels.kernel_input(scaled)
     expected = reference.median(scaled, t, scale=False).numpy()
-    assert np.array_equal(fast._median_reference(x, fast._order_keys(x), t), expected)
+    assert np.array_equal(kernels.median_reference(x, kernels.order_keys(x), t), expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -138,31 +140,31 @@ def test_nearest_reference_any_indices_and_tiles():
     ref = reference.NearestReference(idx, 3, (11, 13))
     expected = statistics.fca(feats, 3, reference=ref, backend="torch")
     for tile_rows in (None, 1, 4):
-        assert_same_map(fast.fca(feats, 3, reference=ref, tile_rows=tile_rows), expected, rtol=1e-12)
-    assert_same_map(fast.sww(feats, 3, reference=ref, tile_rows=3), statistics.sww(feats, 3, reference=ref, backend="torch"), rtol=1e-12)
+        assert_same_map(statistics.fca(feats, 3, reference=ref, tile_rows=tile_rows), expected, rtol=1e-12)
+    assert_same_map(statistics.sww(feats, 3, reference=ref, tile_rows=3), statistics.sww(feats, 3, reference=ref, backend="torch"), rtol=1e-12)
 
 
 def test_nearest_reference_is_checked():
     feats = random_feats(2, 10, 10, seed=13)
     ref = reference.knn(feats, 3, k=2)
     with pytest.raises(ValueError, match="patch_size"):
-        fast.fca(feats, 5, reference=ref)
+        statistics.fca(feats, 5, reference=ref)
     with pytest.raises(ValueError, match="built for a"):
-        fast.fca(feats[:, :9], 3, reference=ref)
+        statistics.fca(feats[:, :9], 3, reference=ref)
     bad = reference.NearestReference(ref.indices + 100, 3, (10, 10))
     with pytest.raises(ValueError, match=r"must lie in \[0, 100\)"):
-        fast.sww(feats, 3, reference=bad)
+        statistics.sww(feats, 3, reference=bad)
     short = reference.NearestReference(ref.indices[:50], 3, (10, 10))
     with pytest.raises(ValueError, match=r"\(H\*W, k\)"):
-        fast.fca(feats, 3, reference=short)
+        statistics.fca(feats, 3, reference=short)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("t", [3, 5, 9])
 def test_sorted_windows_equal_torch_sort(t, dtype):
     feats = relu_like_feats(4, 12, 15, seed=t).to(dtype)
-    expected = reference._all_sorted_windows(ops.scale_features(feats), t).view(12 * 15, 4, t * t)
-    got = fast.sorted_windows(feats, t)
+    expected = torch.from_numpy(literal.sorted_windows(ops.scale_features(feats).numpy(), t))
+    got = kernels.sorted_windows(feats, t)
     assert got.dtype == (np.float32 if dtype == torch.float32 else np.float64)
     assert np.array_equal(got, expected.permute(1, 0, 2).numpy())
 
@@ -172,36 +174,36 @@ def test_pair_costs_and_run_sums():
     queries = np.array([0, 5, 39])
     cand = np.array([[1, 2, 3, 4, 5, 6], [0, 0, 7, 39, 8, 9], [39, 1, 2, 3, 4, 38]])
     expected = np.abs(sw[:, queries][:, :, None] - sw[:, cand]).sum(axis=(0, 3))
-    np.testing.assert_allclose(fast.pair_costs(sw, queries, cand), expected, rtol=1e-6)
-    np.testing.assert_allclose(fast.pair_costs(sw, queries[:1], cand[:1, :3]), expected[:1, :3], rtol=1e-6)
-    runs = fast.run_sums(sw, [0, 2, 7])
+    np.testing.assert_allclose(kernels.pair_costs(sw, queries, cand), expected, rtol=1e-6)
+    np.testing.assert_allclose(kernels.pair_costs(sw, queries[:1], cand[:1, :3]), expected[:1, :3], rtol=1e-6)
+    runs = kernels.run_sums(sw, [0, 2, 7])
     np.testing.assert_allclose(runs, np.stack([sw[..., :2].sum(-1), sw[..., 2:7].sum(-1), sw[..., 7:].sum(-1)], -1), rtol=1e-6)
     with pytest.raises(ValueError, match="window indices"):
-        fast.pair_costs(sw, queries, cand + 1)
+        kernels.pair_costs(sw, queries, cand + 1)
     with pytest.raises(ValueError, match="starts must"):
-        fast.run_sums(sw, [1, 3])
+        kernels.run_sums(sw, [1, 3])
 
 
 @pytest.mark.parametrize("tile_rows", [1, 4, 7])
 def test_tiled_equals_untiled(tile_rows):
     feats = random_feats(6, 23, 19, seed=6, dtype=torch.float64)
-    whole = fast.fca(feats, 5)
-    assert torch.allclose(fast.fca(feats, 5, tile_rows=tile_rows), whole, rtol=1e-12, atol=0)
-    assert torch.allclose(fast.sww(feats, 5, tile_rows=tile_rows), fast.sww(feats, 5), rtol=1e-12, atol=0)
+    whole = statistics.fca(feats, 5)
+    assert torch.allclose(statistics.fca(feats, 5, tile_rows=tile_rows), whole, rtol=1e-12, atol=0)
+    assert torch.allclose(statistics.sww(feats, 5, tile_rows=tile_rows), statistics.sww(feats, 5), rtol=1e-12, atol=0)
 
 
 def test_default_tiles_split_a_wide_map(monkeypatch):
-    monkeypatch.setattr(fast, "TILE_BYTES", 3 * 8 * 40 * 9)  # three window rows per tile
+    monkeypatch.setattr(kernels, "TILE_BYTES", 3 * 8 * 40 * 9)  # three window rows per tile
     feats = random_feats(2, 11, 40, seed=8)
-    assert_same_map(fast.fca(feats, 3), statistics.fca(feats, 3, backend="torch"))
+    assert_same_map(statistics.fca(feats, 3), statistics.fca(feats, 3, backend="torch"))
 
 
 def test_chunked_preparation_equals_whole(monkeypatch):
-    monkeypatch.setattr(fast, "CHUNK_VALUES", 1)  # scale one channel at a time
+    monkeypatch.setattr(ops, "CHUNK_VALUES", 1)  # scale one channel at a time
     feats = random_feats(5, 12, 14, seed=11)
-    scaled, _ = fast._scaled(feats, 5, scale=True)
+    scaled, _ = ops.prepare_features(feats, 5, scale=True)
     assert torch.equal(scaled, ops.scale_features(feats))
-    assert_same_map(fast.fca(feats, 5), statistics.fca(feats, 5, backend="torch"))
+    assert_same_map(statistics.fca(feats, 5), statistics.fca(feats, 5, backend="torch"))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
@@ -215,7 +217,7 @@ def test_dtype_device_and_shape_are_preserved(dtype):
 
 def test_constant_input_gives_zero():
     feats = torch.full((4, 12, 10), 0.7)
-    for out in (fast.fca(feats, 5), fast.sww(feats, 5)):
+    for out in (statistics.fca(feats, 5), statistics.sww(feats, 5)):
         assert torch.isfinite(out).all()
         assert out.abs().max() == 0
 
@@ -223,15 +225,15 @@ def test_constant_input_gives_zero():
 @pytest.mark.parametrize("t, sigma", [(3, 1.0), (5, 2.0), (9, 1.0)])
 def test_smoothing_matrix_is_the_reflect_padded_blur(t, sigma):
     e = torch.rand(t, t, dtype=torch.float64)
-    a = torch.from_numpy(fast.smoothing_matrix(t, sigma))
+    a = torch.from_numpy(kernels.smoothing_matrix(t, sigma))
     blurred = ops.gaussian_blur(e, statistics.SMOOTH_KERNEL, sigma)
     assert torch.allclose(a @ e @ a.T, blurred, rtol=1e-12, atol=1e-15)
 
 
 def test_auto_uses_numba_on_cpu(monkeypatch):
     calls = []
-    monkeypatch.setattr(fast, "fca", lambda *a, **k: calls.append("fca") or torch.zeros(1))
-    monkeypatch.setattr(fast, "sww", lambda *a, **k: calls.append("sww") or torch.zeros(1))
+    monkeypatch.setattr(kernels, "fca", lambda *a, **k: calls.append("fca") or torch.zeros(1))
+    monkeypatch.setattr(kernels, "sww", lambda *a, **k: calls.append("sww") or torch.zeros(1))
     feats = random_feats(2, 8, 8, seed=0)
     statistics.fca(feats, 3)
     statistics.sww(feats, 3)
@@ -245,7 +247,7 @@ def test_backend_is_checked():
         statistics.fca(feats, 3, backend="cuda")
     with pytest.raises(ValueError, match="runs on the CPU"):
         statistics.sww(torch.empty(2, 8, 8, device="meta"), 3, backend="numba")
-    assert not fast.use_numba("auto", torch.empty(2, 8, 8, device="meta"))
+    assert not kernels.use_numba("auto", torch.empty(2, 8, 8, device="meta"))
 
 
 @pytest.mark.gpu

@@ -1,8 +1,10 @@
 """Tests of fca_utils.features, the feature extractors F of Eq. (1).
 
 No test touches the network: the torch.hub directory is redirected to a temporary
-directory and the download function is replaced by one that fails.
+directory, and the download function is replaced by one that fails or weights come
+from a ``file://`` URL.
 """
+import hashlib
 import math
 
 import numpy as np
@@ -11,6 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from fca_utils import features
+from fca_utils.core import io
+from fca_utils.features import weights
 
 OFFLINE = {  # name -> (channels, stride)
     "colors": (3, 1),
@@ -31,19 +35,26 @@ def rand_image(h=70, w=90, seed=0):
 
 
 @pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """An empty torch.hub directory and a download function that always fails."""
+def hub(tmp_path):
+    """An empty torch.hub directory."""
     old_dir = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(old_dir)
+
+
+@pytest.fixture
+def offline_hub(hub, monkeypatch):
+    """An empty torch.hub directory and a download function that always fails; yields its calls."""
     calls = []
 
-    def no_download(url, dst, timeout):
-        calls.append((url, dst))
-        raise OSError("network disabled in tests")
+    def no_download(url, dest, sha256=None, progress=True, *, hash_prefix=None, timeout=60.0):
+        calls.append((url, dest, hash_prefix))
+        raise io.DownloadError(f"cannot download {url}: network disabled in tests")
 
-    monkeypatch.setattr(features, "_download_weights", no_download)
+    monkeypatch.setattr(io, "download", no_download)
+    monkeypatch.setattr(weights, "_download_failed", False)  # this process's automatic downloads, restored after
     yield calls
-    torch.hub.set_dir(old_dir)
 
 
 # ------------------------------------------------------------------ shapes and attributes
@@ -220,7 +231,7 @@ def test_laws_masks_are_the_outer_products():
 def test_tem_equals_scipy_reference():
     from scipy import ndimage
 
-    from fca_utils.ops import gaussian_blur
+    from fca_utils.core.ops import gaussian_blur
 
     image = rand_image(30, 34)
     out = features.LawsTextureEnergy()(image)[0].double().numpy()
@@ -305,7 +316,7 @@ def test_missing_wrn_weights_raise_with_instructions(offline_hub, tmp_path):
     assert str(expected) in message and WRN_FILE in message and WRN_URL in message
     assert 'backbone="efficientnet_lite0"' in message and 'backbone="auto"' in message
     assert "network disabled in tests" in message
-    assert offline_hub == [(WRN_URL, expected)]
+    assert offline_hub == [(WRN_URL, expected, "95faca4d")]  # the hash prefix of the official file name
     with pytest.raises(features.MissingWeightsError, match="download=False"):
         features.get_extractor("wrn50", download=False)
     assert len(offline_hub) == 1
@@ -327,13 +338,66 @@ def test_missing_vgg_weights_raise(offline_hub):
 
 
 def test_auto_falls_back_to_efficientnet(offline_hub):
+    assert weights.offline()  # FCA_OFFLINE=1, set by conftest
     extractor, info = features.resolve_backbone("auto")
     assert extractor.name == "efficientnet_lite0"
     assert "efficientnet_lite0" in info and "wide_resnet50_2" in info
     assert str(features.weights_path("wide_resnet50_2")) in info
+    assert offline_hub == []  # offline: no download attempted
     explicit, info = features.resolve_backbone("colors")
     assert explicit.name == "colors" and "colors" in info
     assert features.resolve_backbone(explicit)[0] is explicit
+
+
+def test_neural_extractor_falls_back_offline(offline_hub):
+    from fca_utils.paper.experiments import neural_extractor
+
+    extractor, info = neural_extractor()
+    assert extractor.name == "efficientnet_lite0" and "instead of vgg19" in info
+    assert str(features.weights_path("vgg19")) in info
+    assert neural_extractor(fallback="colors")[0].name == "colors"
+    assert offline_hub == []
+
+
+def test_offline_rule(offline_hub, monkeypatch):
+    monkeypatch.setenv("FCA_OFFLINE", "1")
+    assert weights.offline()
+    assert not weights.try_download("wide_resnet50_2") and offline_hub == []
+    monkeypatch.setenv("FCA_OFFLINE", "0")
+    assert not weights.offline()
+    monkeypatch.delenv("FCA_OFFLINE")
+    assert not weights.offline()
+    assert not weights.try_download("wide_resnet50_2")  # tried once, with the short timeout, and failed ...
+    assert [call[0] for call in offline_hub] == [WRN_URL]
+    assert weights.offline()  # ... so later automatic choices do not retry in this process
+    assert features.resolve_backbone("auto")[0].name == "efficientnet_lite0"
+    assert not weights.try_download("vgg19") and len(offline_hub) == 1
+
+
+def test_weights_are_downloaded_with_their_hash_prefix_checked(hub, tmp_path, monkeypatch):
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        layers = torchvision.models.vgg19(weights=None).features[:3].eval()
+    state = tmp_path / "state.pth"
+    torch.save({f"features.{k}": v for k, v in layers.state_dict().items()}, state)
+    prefix = hashlib.sha256(state.read_bytes()).hexdigest()[:8]
+    server = tmp_path / "server"
+    server.mkdir()
+    good, bad = server / f"vgg19-{prefix}.pth", server / "vgg19-0badcafe.pth"
+    good.write_bytes(state.read_bytes())
+    bad.write_bytes(state.read_bytes())
+
+    monkeypatch.setattr(weights, "weights_url", lambda name: bad.as_uri())
+    with pytest.raises(features.MissingWeightsError, match="expected 0badcafe"):
+        features.get_extractor("vgg19")
+    assert not (hub / "checkpoints" / bad.name).exists()  # a corrupt download is not kept
+
+    monkeypatch.setattr(weights, "weights_url", lambda name: good.as_uri())
+    out = features.get_extractor("vgg19")(rand_image(20, 24))
+    assert (hub / "checkpoints" / good.name).read_bytes() == state.read_bytes()
+    assert out.shape == (1, 128, 20, 24)
 
 
 def test_unreadable_weights_file_is_reported(offline_hub):

@@ -4,8 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fca_utils import ops, pipeline, reference
-from fca_utils.pipeline import PRESETS
+from fca_utils.core import methods, ops, reference
+
+import literal
+from fca_utils.core.methods import PRESETS
 
 
 def uniform_map(c, h, w, seed):
@@ -30,7 +32,7 @@ def recall(found: torch.Tensor, exact: torch.Tensor) -> float:
 
 def exact_costs(feats, t, idx):
     """Mean |sorted_i - sorted_j| of window i and each of its neighbours idx[i], straight from torch.sort."""
-    sw = reference._all_sorted_windows(ops.scale_features(feats), t).double()  # (N, C*T*T)
+    sw = torch.from_numpy(literal.sorted_windows(ops.scale_features(feats).double().numpy(), t)).flatten(1)
     return (sw[:, None, :] - sw[idx]).abs().mean(dim=-1)
 
 
@@ -141,16 +143,20 @@ def test_auto_method_is_exact_while_affordable():
 
 
 def test_pipeline_switches_to_the_approximate_search(monkeypatch):
+    def make(feats, preset):
+        return methods.make_reference(feats, preset.reference, preset.patch_size, knn_k=preset.knn_k,
+                                      knn_method=preset.knn_method)
+
     feats = smooth_map(8, 20, 20, 8)
     preset = PRESETS["paper320_knn"]
     assert preset.knn_method == "auto"
-    assert pipeline._make_reference(feats, preset).method == "exact"
+    assert make(feats, preset).method == "exact"
     monkeypatch.setattr(reference, "KNN_EXACT_BUDGET", 20**4 * 8 * 9 - 1)  # just below this map's exact cost
-    ref = pipeline._make_reference(feats, preset)
+    ref = make(feats, preset)
     assert ref.method == "approx" and ref.k == preset.knn_k
     from dataclasses import replace
 
-    assert pipeline._make_reference(feats, replace(preset, knn_method="exact")).method == "exact"
+    assert make(feats, replace(preset, knn_method="exact")).method == "exact"
 
 
 def test_exact_search_refuses_large_maps_and_points_to_approx():

@@ -283,7 +283,7 @@ def test_upsample_to_matches_torch_bilinear(source, target):
 
 def test_upsample_to_keeps_constants_and_same_shape():
     constant = np.full((5, 7), 0.37, np.float32)
-    assert np.all(metrics.upsample_to(constant, (64, 33)) == np.float32(0.37))
+    np.testing.assert_allclose(metrics.upsample_to(constant, (64, 33)), 0.37, rtol=1e-6)
     array = np.random.default_rng(1).random(SHAPE).astype(np.float32)
     assert metrics.upsample_to(array, SHAPE) is array
     with pytest.raises(ValueError, match="2-D"):

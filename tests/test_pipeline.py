@@ -5,7 +5,8 @@ import torch
 from PIL import Image
 
 from fca_utils import baselines, localize, statistics
-from fca_utils.pipeline import PRESETS, to_image_tensor
+from fca_utils.core.images import to_image_tensor
+from fca_utils.core.methods import PRESETS
 
 BACKBONE = "efficientnet_lite0"
 

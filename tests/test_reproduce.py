@@ -4,7 +4,7 @@ import os
 import nbformat
 import pytest
 
-from fca_utils import reproduce
+from fca_utils.cli import reproduce
 
 
 def _notebook(path, *sources):
@@ -66,18 +66,16 @@ def test_backbone_download_is_tried_once_for_the_whole_series(tmp_path, monkeypa
     tried = []
     monkeypatch.delenv("FCA_OFFLINE")  # as on a user's machine; restored after the test
     monkeypatch.setattr(features, "weights_path", lambda name: tmp_path / "hub" / "wrn.pth")
-    monkeypatch.setattr(features, "resolve_backbone", lambda backbone: tried.append(backbone))
+    monkeypatch.setattr(features.weights, "try_download", lambda name: tried.append(name) or False)
     assert reproduce.settle_backbone_download("colors") is None and tried == []  # named backbone: nothing to try
     note = reproduce.settle_backbone_download(None)
-    assert tried == ["auto"] and os.environ["FCA_OFFLINE"] == "1" and "offline backbone" in note
-    assert reproduce.settle_backbone_download("auto") is None and tried == ["auto"]  # not tried again
+    assert tried == ["wide_resnet50_2"] and os.environ["FCA_OFFLINE"] == "1" and "offline backbone" in note
+    assert reproduce.settle_backbone_download("auto") is None and tried == ["wide_resnet50_2"]  # not tried again
 
     monkeypatch.delenv("FCA_OFFLINE")
-    (tmp_path / "hub").mkdir()
-    monkeypatch.setattr(features, "resolve_backbone",
-                        lambda backbone: tried.append(backbone) or (tmp_path / "hub" / "wrn.pth").write_bytes(b"w"))
+    monkeypatch.setattr(features.weights, "try_download", lambda name: tried.append(name) or True)
     assert reproduce.settle_backbone_download("auto") is None  # downloaded: notebooks use the paper's backbone
-    assert "FCA_OFFLINE" not in os.environ and tried == ["auto", "auto"]
+    assert "FCA_OFFLINE" not in os.environ and tried == ["wide_resnet50_2", "wide_resnet50_2"]
 
 
 def test_fresh_removes_cached_maps_only_when_asked(tmp_path):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import reference, statistics
+from fca_utils.core import reference, statistics
 
 import literal
 

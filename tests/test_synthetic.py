@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from fca_utils import datasets, defects, synthetic
+from fca_utils import datasets
+from fca_utils.datasets import defects, synthetic
 
 SCALE = 0.25  # same code path as the benchmark, images 4x smaller
 

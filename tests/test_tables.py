@@ -1,5 +1,6 @@
-"""fca_utils.tables (text/HTML/Markdown/CSV, compare, paper_table) and the transcription
-in fca_utils.paper_numbers, cross-checked against the paper's text when it is present."""
+"""fca_utils.evaluation.tables (DataFrame tables: text, HTML, Markdown, CSV, compare),
+fca_utils.paper.tables.paper_table and the transcription in fca_utils.paper.numbers,
+cross-checked against the paper's text when it is present."""
 from __future__ import annotations
 
 import csv
@@ -7,140 +8,167 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from fca_utils import paper_numbers as pn
-from fca_utils import tables
-from fca_utils.tables import Table, compare, paper_table
+from fca_utils.evaluation import tables
+from fca_utils.evaluation.tables import compare, table, to_markdown, to_text
+from fca_utils.paper import numbers as pn
+from fca_utils.paper.tables import paper_table
 
 
 def small():
-    return Table("Small <demo>", ["PRO", "AUROC", "ok"],
-                 {"Ours": [97.18, 98.73, True], "MAEDAY": [None, 75.2, False],
-                  "Aota et al.": [93.82, 97.47, None]},
-                 index_name="method")
+    return table({"Ours": [97.18, 98.73, True, 3], "MAEDAY": [None, 75.2, False, 4],
+                  "Aota et al.": [93.82, 97.47, None, 5]},
+                 ["PRO", "AUROC", "ok", "n"], title="Small <demo>", index_name="method", notes="a note")
+
+
+# ---------------------------------------------------------------- building
+
+def test_table_is_a_dataframe_with_title_notes_and_formats():
+    t = small()
+    assert isinstance(t, pd.DataFrame) and t.index.name == "method"
+    assert list(t.index) == ["Ours", "MAEDAY", "Aota et al."] and list(t.columns) == ["PRO", "AUROC", "ok", "n"]
+    assert t.attrs == {"title": "Small <demo>", "notes": "a note", "formats": {}}
+    assert t.loc["Ours", "PRO"] == 97.18 and np.isnan(t.loc["MAEDAY", "PRO"]) and t.loc["Aota et al.", "ok"] is None
+    assert t["n"].dtype.kind == "i"
+    with pytest.raises(ValueError):
+        table({"x": [1.0]}, ["a", "b"])
 
 
 # ---------------------------------------------------------------- rendering
 
-def test_text_is_deterministic_aligned_and_dashes_none():
+def test_text_is_deterministic_aligned_and_dashes_missing():
     t = small()
-    text = str(t)
-    assert text == str(small()) == repr(t)
+    text = to_text(t)
+    assert text == to_text(small())
     lines = text.splitlines()
-    assert lines[0] == "Small <demo>"
-    body = lines[1:]
+    assert lines[0] == "Small <demo>" and lines[-1] == "a note"
+    body = lines[1:-1]
     # every row has its column separators at the same character positions
     bars = [[i for i, ch in enumerate(line) if ch in "|+"] for line in body]
-    assert all(b == bars[0] for b in bars) and len(bars[0]) == 3
+    assert all(b == bars[0] for b in bars) and len(bars[0]) == 4
     assert set(body[1]) <= {"-", "+"}
-    assert body[3] == "MAEDAY      |     – | 75.20 |  ✗"
-    assert "None" not in text and "0x" not in text
-    assert body[4].split("|")[-1].strip() == "–"
+    assert body[0].split() == ["method", "|", "PRO", "|", "AUROC", "|", "ok", "|", "n"]
+    assert body[3].split("|") == [" MAEDAY      ", "     – ", "   75.20 ", "    ✗ ", "   4"]
+    assert "None" not in text and "nan" not in text and "0x" not in text
+    assert body[4].split("|")[3].strip() == "–"
+
+
+def test_formats_per_column():
+    t = table({"x": [1.5, 2.0, 3.0]}, ["a", "b", "c"], formats={"a": "{:.1f}", "c": "{:.3g}×"})
+    assert [c.strip() for c in to_text(t).splitlines()[-1].split("|")] == ["x", "1.5", "2.00", "3×"]
+    assert "1.5" in to_markdown(t) and "3×" in tables.styled(t).to_html()
+
+
+def test_text_columns_are_left_aligned():
+    t = table({"a": ["O(N)", 1.0], "bb": ["O(N^2 T)", None]}, ["Complexity", "x"], index_name="m")
+    lines = to_text(t).splitlines()
+    assert lines[2].split("|")[1].rstrip() == " O(N)" and lines[3].split("|")[2] == "    –"
 
 
 def test_markdown_and_html():
-    md = small().to_markdown().splitlines()
-    assert md[0] == "**Small <demo>**"
-    assert md[2] == "| method | PRO | AUROC | ok |"
-    assert md[3] == "|---|---:|---:|---:|"
-    assert md[5] == "| MAEDAY | – | 75.20 | ✗ |"
-    h = small()._repr_html_()
-    assert "<caption>Small &lt;demo&gt;</caption>" in h
-    assert h.count("<tr>") == 4 and "<td style=\"text-align:right\">–</td>" in h
-    assert h == small()._repr_html_()
+    md = to_markdown(small()).splitlines()
+    assert md[0] == "**Small <demo>**" and md[-1] == "a note"
+    assert re.sub(r" +", " ", md[2]) == "| method | PRO | AUROC | ok | n |"
+    assert md[3].replace("-", "") == "|:|:|:|:|:|"
+    assert re.sub(r" +", " ", md[5]) == "| MAEDAY | – | 75.20 | ✗ | 4 |"
+    h = tables.styled(small()).to_html()
+    assert "<caption>Small &lt;demo&gt;<br><small>a note</small></caption>" in h
+    assert h.count("<tr>") == 5 and ">–</td>" in h and ">✓</td>" in h and ">97.18</td>" in h
+    assert h == tables.styled(small()).to_html()  # no random id
 
 
-def test_format_per_column_and_bad_rows():
-    t = Table("", ["a", "b"], {"x": [1.5, 2.0]}, fmt={"a": "{:.1f}"})
-    assert str(t).splitlines()[-1] == "x | 1.5 | 2.00"
-    with pytest.raises(ValueError, match="row 'x' has 1 values, expected 2"):
-        Table("", ["a", "b"], {"x": [1.0]})
+# ---------------------------------------------------------------- files
 
-
-# ---------------------------------------------------------------- CSV / records
-
-def test_csv_roundtrip(tmp_path):
+def test_csv_and_markdown_roundtrip(tmp_path):
     t = small()
-    path = t.to_csv(tmp_path / "t.csv")
+    path = tables.write_csv(t, tmp_path / "t.csv")
     assert isinstance(path, Path) and path == tmp_path / "t.csv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["method", "PRO", "AUROC", "ok"]
-    read = {r[0]: r[1:] for r in rows[1:]}
-    assert list(read) == list(t.rows)
-    for name, values in t.rows.items():
-        for cell, v in zip(read[name], values):
-            if v is None:
-                assert cell == ""
-            elif isinstance(v, bool):
-                assert cell == str(v)
-            else:
-                assert float(cell) == v
-    back = Table.from_csv(path)
-    assert back.rows == t.rows and back.columns == t.columns and back.index_name == "method"
+    assert rows[0] == ["method", "PRO", "AUROC", "ok", "n"]
+    assert rows[2] == ["MAEDAY", "", "75.2", "False", "4"]
+    back = pd.read_csv(path, index_col=0)
+    assert back.index.name == "method" and list(back.index) == list(t.index)
+    pd.testing.assert_frame_equal(back[["PRO", "AUROC", "n"]], t[["PRO", "AUROC", "n"]])
+    assert back["ok"].tolist()[:2] == [True, False] and pd.isna(back.loc["Aota et al.", "ok"])
+    md = tables.write_markdown(t, tmp_path / "t.md")
+    assert md.read_text(encoding="utf-8") == to_markdown(t) + "\n"
 
 
-def test_csv_write_is_atomic(tmp_path):
+def test_writes_are_atomic(tmp_path):
     target = tmp_path / "t.csv"
-    small().to_csv(target)
-    assert sorted(os.listdir(tmp_path)) == ["t.csv"]
+    tables.write_csv(small(), target)
+    tables.write_markdown(small(), tmp_path / "t.md")
+    assert sorted(os.listdir(tmp_path)) == ["t.csv", "t.md"]
     assert target.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
-    small().to_csv(target)  # overwrite in place
-    assert sorted(os.listdir(tmp_path)) == ["t.csv"]
+    tables.write_csv(small(), target)  # overwrite in place
+    assert sorted(os.listdir(tmp_path)) == ["t.csv", "t.md"]
 
 
 def test_csv_failure_leaves_old_file_untouched(tmp_path, monkeypatch):
     target = tmp_path / "t.csv"
     target.write_text("old content\n", encoding="utf-8")
-    real_writer = csv.writer
+    real = pd.DataFrame.to_csv
 
-    class Failing:
-        def __init__(self, f):
-            self.w, self.n = real_writer(f), 0
+    def failing(self, path, *args, **kwargs):
+        real(self.head(1), path, *args, **kwargs)  # half written
+        raise OSError("disk full")
 
-        def writerow(self, row):
-            self.n += 1
-            if self.n > 2:
-                raise OSError("disk full")
-            self.w.writerow(row)
-
-    monkeypatch.setattr(tables.csv, "writer", Failing)
+    monkeypatch.setattr(pd.DataFrame, "to_csv", failing)
     with pytest.raises(OSError, match="disk full"):
-        small().to_csv(target)
+        tables.write_csv(small(), target)
     assert target.read_text(encoding="utf-8") == "old content\n"
     assert sorted(os.listdir(tmp_path)) == ["t.csv"]
 
 
-def test_records_roundtrip():
-    t = small()
-    recs = t.to_records()
-    assert recs[1] == {"method": "MAEDAY", "PRO": None, "AUROC": 75.2, "ok": False}
-    back = Table.from_records(recs)
-    assert back.rows == t.rows and back.columns == t.columns and back.index_name == "method"
-
-
 # ---------------------------------------------------------------- compare
 
-def test_compare_values_missing_cells_and_order():
-    ours = Table("ours", ["PRO", "AUROC", "extra"],
-                 {"New": [1.0, None, 5.0], "Ours": [96.5, 98.0, None], "MAEDAY": [10.0, 70.2, 1.0]},
-                 index_name="method")
-    c = compare(ours, paper_table(3))
-    assert list(c.rows) == ["New", "Ours", "MAEDAY"]  # order of `ours`, only its rows
-    assert c.columns[:3] == ["PRO ours", "PRO paper", "PRO Δ"]
-    assert len(c.columns) == 9  # only the columns of `ours`
-    assert c["Ours", "PRO Δ"] == pytest.approx(96.5 - 97.18)
-    assert c["Ours", "AUROC Δ"] == pytest.approx(98.0 - 98.73)
-    assert c["Ours", "extra paper"] is None and c["Ours", "extra Δ"] is None
-    assert c["New", "PRO paper"] is None and c["New", "PRO Δ"] is None  # row not in paper
-    assert c["MAEDAY", "PRO paper"] is None and c["MAEDAY", "PRO Δ"] is None  # "–" in paper
-    assert c["MAEDAY", "AUROC Δ"] == pytest.approx(-5.0)
-    assert "-0.68" in str(c) and "+0.00" not in str(c)
-    u = compare(ours, paper_table(3), union=True)
-    assert list(u.rows)[:3] == ["New", "Ours", "MAEDAY"] and list(u.rows)[-1] == "Ours320 + k-NN"
-    assert u.columns[-3:] == ["AUROCc ours", "AUROCc paper", "AUROCc Δ"]
-    assert u["Ours", "AUROCc ours"] is None and u["Ours", "AUROCc paper"] == 99.58
+def ours3():
+    return table({"New": [1.0, None, 5.0], "Ours": [96.5, 98.0, None], "MAEDAY": [10.0, 70.2, 1.0]},
+                 ["PRO", "AUROC", "extra"], title="ours", index_name="method")
+
+
+def test_compare_on_other_data_has_no_difference_columns():
+    c = compare(ours3(), paper_table(3))
+    assert list(c.index) == ["New", "Ours", "MAEDAY"]  # order of `ours`, only its rows
+    assert list(c.columns) == [f"{k} {w}" for k in ("PRO", "AUROC", "extra") for w in ("ours", "paper")]
+    assert c.attrs["notes"] == tables.DIFFERENT_DATA == "different data: reference only"
+    assert c.attrs["title"].startswith("ours vs. Table 3: ")
+    assert c.loc["Ours", "PRO ours"] == 96.5 and c.loc["Ours", "PRO paper"] == 97.18
+    assert "Δ" not in to_text(c) and to_text(c).endswith("different data: reference only")
+
+
+def test_compare_on_same_data_values_missing_cells_and_order():
+    c = compare(ours3(), paper_table(3), same_data=True, title="T", notes="n")
+    assert c.attrs["title"] == "T" and c.attrs["notes"] == "n"
+    assert list(c.index) == ["New", "Ours", "MAEDAY"]
+    assert list(c.columns[:3]) == ["PRO ours", "PRO paper", "PRO Δ"] and len(c.columns) == 9
+    assert c.loc["Ours", "PRO Δ"] == pytest.approx(96.5 - 97.18)
+    assert c.loc["Ours", "AUROC Δ"] == pytest.approx(98.0 - 98.73)
+    assert pd.isna(c.loc["Ours", "extra paper"]) and pd.isna(c.loc["Ours", "extra Δ"])
+    assert pd.isna(c.loc["New", "PRO paper"]) and pd.isna(c.loc["New", "PRO Δ"])  # row not in paper
+    assert pd.isna(c.loc["MAEDAY", "PRO paper"]) and pd.isna(c.loc["MAEDAY", "PRO Δ"])  # "–" in paper
+    assert c.loc["MAEDAY", "AUROC Δ"] == pytest.approx(-5.0)
+    text = to_text(c)
+    assert "-0.68" in text and "+0.00" not in text and "-5.00" in text
+    u = compare(ours3(), paper_table(3), same_data=True, union=True)
+    assert list(u.index)[:3] == ["New", "Ours", "MAEDAY"] and list(u.index)[-1] == "Ours320 + k-NN"
+    assert list(u.columns[-3:]) == ["AUROCc ours", "AUROCc paper", "AUROCc Δ"]
+    assert pd.isna(u.loc["Ours", "AUROCc ours"]) and u.loc["Ours", "AUROCc paper"] == 99.58
+
+
+def test_compare_keeps_formats_and_skips_text_and_marks():
+    ours = table({"Ours": ["O(N)", 1.234, True]}, ["Complexity", "1024×1024 [s]", "F"],
+                 formats={"1024×1024 [s]": "{:.3f}"})
+    c = compare(ours, paper_table(5), same_data=True)
+    assert c.attrs["formats"] == {"1024×1024 [s] ours": "{:.3f}", "1024×1024 [s] paper": "{:g}",
+                                  "Complexity Δ": "{:+.2f}", "1024×1024 [s] Δ": "{:+.2f}", "F Δ": "{:+.2f}"}
+    assert pd.isna(c.loc["Ours", "Complexity Δ"]) and pd.isna(c.loc["Ours", "F Δ"])
+    assert c.loc["Ours", "1024×1024 [s] Δ"] == pytest.approx(1.234 - 1.07)
+    assert "1.234" in to_text(c) and "1.07" in to_text(c)
 
 
 # ---------------------------------------------------------------- paper_table
@@ -148,28 +176,32 @@ def test_compare_values_missing_cells_and_order():
 @pytest.mark.parametrize("n", range(1, 8))
 def test_paper_table_builds(n):
     t = paper_table(n)
-    assert isinstance(t, Table) and t.rows and t.title.startswith(f"Table {n}: ")
-    assert str(t) and t.to_markdown() and t._repr_html_()
-    assert Table.from_records(t.to_records()).rows == t.rows
+    assert isinstance(t, pd.DataFrame) and len(t) and t.attrs["title"].startswith(f"Table {n}: ")
+    assert to_text(t) and to_markdown(t) and tables.styled(t).to_html()
 
 
 def test_paper_table_values():
-    assert (paper_table(1)["FCA", "VGG PRO"], paper_table(1)["FCA", "VGG AUROC"]) == (81.08, 92.58)
-    assert paper_table(1, metric="AUROC")["FCA", "VGG"] == 92.58
-    assert paper_table(2)["All", "SWW PRO"] is None
-    assert paper_table(2, metric="time")["All", "FCA"] == 314577.0
-    assert paper_table(3)["Ours", "PRO"] == 97.18
-    assert paper_table(3)["MAEDAY", "PRO"] is None
-    assert paper_table(4, dataset="WFT")["Ours320 + k-NN", "F1"] == 72.76
-    assert paper_table(4)["Aitex / Ours", "PRO"] == 91.07
-    assert paper_table(5)["Ours + k-NN", "1024×1024 [s]"] == 392.0
-    assert "1.10" in str(paper_table(5)) and "‡" in str(paper_table(5))
-    assert paper_table(6)["MVTec AD / carpet", "Ours PRO"] == 95.44
-    assert paper_table(6, dataset="MVTec AD", method="Ours")["carpet", "PRO"] == 95.44
+    assert (paper_table(1).loc["FCA", "VGG PRO"], paper_table(1).loc["FCA", "VGG AUROC"]) == (81.08, 92.58)
+    assert paper_table(1, metric="AUROC").loc["FCA", "VGG"] == 92.58
+    assert list(paper_table(1).index) == ["Moments", "Histogram", "SWW", "FCA"]
+    assert pd.isna(paper_table(2).loc["All", "SWW PRO"])
+    assert paper_table(2, metric="time").loc["All", "FCA"] == 314577.0
+    assert "314577" in to_text(paper_table(2)) and "314577.00" not in to_text(paper_table(2))
+    t3 = paper_table(3)
+    assert t3.loc["Ours", "PRO"] == 97.18 and pd.isna(t3.loc["MAEDAY", "PRO"])
+    assert list(t3.columns) == ["PRO", "AUROC", "AUROCc"] and "†" in t3.attrs["notes"]
+    assert paper_table(4, dataset="WFT").loc["Ours320 + k-NN", "F1"] == 72.76
+    assert paper_table(4).loc["Aitex / Ours", "PRO"] == 91.07
+    t5 = paper_table(5)
+    assert t5.loc["Ours + k-NN", "1024×1024 [s]"] == 392.0 and t5.loc["Ours", "Complexity"] == "O(NT^2 log(T) D)"
+    assert "1.10" in to_text(t5) and " 199" in to_text(t5) and "‡" in to_text(t5)
+    assert paper_table(6).loc["MVTec AD / carpet", "Ours PRO"] == 95.44
+    assert paper_table(6, dataset="MVTec AD", method="Ours").loc["carpet", "PRO"] == 95.44
     t7 = paper_table(7)
-    assert list(t7.rows) == ["F", "R", "HR", "FCA", "full"]
-    assert t7["FCA", "R"] is None and t7["full", "PRO"] == 97.18
-    assert str(t7).splitlines()[-2].startswith("FCA     | ✓ | – |  ✓ |   ✗ |")
+    assert list(t7.index) == ["F", "R", "HR", "FCA", "full"]
+    assert t7.loc["FCA", "R"] is None and t7.loc["full", "PRO"] == 97.18
+    assert to_text(t7).splitlines()[-2].split("|") == [" FCA       ", "   ✓ ", "   – ", "    ✓ ", "     ✗ ",
+                                                       " 95.35 ", "   98.00"]
 
 
 def test_paper_table_rejects_bad_arguments():

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils import features, timing
-from fca_utils import paper_numbers as pn
-from fca_utils.pipeline import PRESETS
+from fca_utils import features
+from fca_utils.paper import timing
+from fca_utils.paper import numbers as pn
+from fca_utils.core.methods import PRESETS
 
 
 def test_methods_are_table5_rows():

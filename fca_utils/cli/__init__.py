@@ -1,0 +1,2 @@
+"""Command lines: ``fca-localize`` (:mod:`.localize`) and ``python -m fca_utils.reproduce``
+(:mod:`.reproduce`, the notebook series under papermill)."""

@@ -1,0 +1,736 @@
+"""Fast CPU kernels for SWW (Eq. 4) and FCA (Eq. 5): the same numbers, without the T^2 blow-up.
+
+The straightforward version (:func:`fca_utils.core.statistics.fca` with ``backend="torch"``)
+unfolds every T x T window of every channel, sorts it with ``torch.sort``, scatters
+the rank-wise errors back to pixels and folds them into the map. At 128 x 128 x 512
+and T = 9 that is 8.4 million sorts of 81 values and intermediate tensors T^2 = 81
+times larger than the features. The numba kernels here compute the same result
+without building any of those tensors (``benchmarks/bench_fca.py`` measures both).
+
+Algorithm
+---------
+Both statistics need one quantity per window ``w`` and position ``i`` in it, the
+non-compliance ``M`` of Eqs. (4) and (5) summed over channels and references::
+
+    E_w[i] = sum_c sum_r |v_{w,c}[i] - ref_r[c, rank_{w,c}(i)]|
+
+where ``rank_{w,c}(i)`` is the rank of the value at position ``i`` among the
+window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
+
+1. *Ranks updated as the window slides, not sorted.* For one channel and one
+   row of windows, moving one pixel to the right removes a column of T samples
+   and adds one. The rank of each remaining sample changes by the number of new
+   samples below it minus the number of leaving samples below it, and the rank of
+   a new sample is the number of samples below it. That is 2 T comparisons per
+   sample and window, O(T^3) in all, done branch-free on int64 keys so that the
+   compiler vectorizes them (4 per AVX2 instruction). The errors are added to
+   ``E_w`` straight away; nothing per window and channel is stored.
+2. *Ties ranked like the stable sort.* A sample's key is its value's order key
+   (float32 bit pattern made monotone, or for float64 the value's rank among the
+   channel's distinct values) in the high 32 bits and its row-major position
+   ``(row, padded column)`` in the low bits. Keys are therefore distinct and order
+   equal values by position in the window, exactly as the straightforward
+   version's ``torch.sort(stable=True)`` does; this matters because reflect
+   padding repeats values at the borders and ReLU features are often exactly 0.
+3. *Linear steps once per window.* Averaging over channels and references, the
+   5 x 5 smoothing ``G_{sigma_s}`` (reflect-padded within the window), the
+   weights ``G_{sigma_p}`` and the accumulation into the map are linear, so they
+   are applied once per window to ``E_w``, not per channel. The smoothing is
+   separable: ``G_{sigma_p} * (A E_w A^T)`` with a T x T matrix ``A``
+   (:func:`smoothing_matrix`). SWW needs only ``sum_i G_sigma[i] E_w[i]``.
+4. *Parallel over rows of windows* (numba ``prange``); channels are looped inside
+   a row, so each thread works on T rows of one channel at a time with its keys,
+   ranks and values in L1, and per-row errors in L2.
+5. *Per-window references* (:class:`~fca_utils.core.reference.NearestReference`, k-NN,
+   section 3.3): every window has its own k reference windows. The same sliding
+   ranks first give every window's sorted values, ``(C, H*W, T^2)``
+   (:func:`sorted_windows`, the only full-size buffer: ``4 N C T^2`` bytes in
+   float32, 2.7 GB at 128 x 128 x 512 with T = 9). A window's sorted values are
+   those of its own row there, so the error of rank ``j`` summed over the k
+   references, ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows
+   and then sent to the position of rank ``j``: one gather per sample, not k.
+   :func:`pair_costs` and :func:`run_sums` serve the approximate k-NN search
+   (:func:`fca_utils.core.reference.knn_approx`).
+
+Memory
+------
+Rows of windows are processed in tiles (with per-window references, the sorted
+windows of step 5 come on top). A tile of ``r`` rows holds an error buffer
+of ``r * W * T^2`` float64 values (at most ``TILE_BYTES`` by default), and FCA
+accumulates into one ``(H + T - 1, W + T - 1)`` float64 canvas. A tile reads the
+feature rows its windows cover, T // 2 beyond its own rows on each side (a halo
+of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
+at the map's borders, so tiled and untiled results are the same. Scaling works on
+chunks of channels and the median reference (Eq. 7) on one channel per thread.
+Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
+of MiB at any map size.
+
+Accuracy
+--------
+Ranks come from the input values themselves (float32 or float64; other float
+dtypes are computed in float32), so they are exactly those of the sort.
+Differences, sums and the smoothing are accumulated in float64; the result
+differs from the float32 straightforward version by that version's rounding
+(about 1e-7 relative) and from its float64 run by about 1e-15.
+
+The first call in a process compiles the kernels (a few seconds per dtype);
+``cache=True`` stores them on disk, so later processes load them in well under
+a second.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from .ops import SMOOTH_KERNEL, gaussian_kernel1d, gaussian_kernel2d, prepare_features
+
+__all__ = [
+    "fca",
+    "sww",
+    "use_numba",
+    "kernel_input",
+    "order_keys",
+    "median_reference",
+    "smoothing_matrix",
+    "sorted_windows",
+    "pair_costs",
+    "run_sums",
+    "BACKENDS",
+    "TILE_BYTES",
+]
+
+#: Values accepted by the ``backend`` keyword of :func:`fca_utils.core.statistics.fca` / ``sww``.
+BACKENDS = ("auto", "torch", "numba")
+
+#: Upper bound on the error buffer of one tile of window rows, in bytes.
+TILE_BYTES = 32 * 1024 * 1024
+
+#: Chunks of channels :func:`pair_costs` splits its work into (each with its own (Q, P) sums).
+PAIR_PARTS = 8
+
+#: Key above every sample key; pads the per-window key arrays.
+_SENTINEL = np.iinfo(np.int64).max
+
+
+def use_numba(backend: str, feats) -> bool:
+    """Whether ``backend`` selects the numba kernels of this module for ``feats``.
+
+    ``"auto"`` picks numba for CPU tensors and the straightforward PyTorch version
+    for CUDA (or other non-CPU) tensors; ``"torch"`` always picks PyTorch;
+    ``"numba"`` always picks numba and refuses tensors that are not on the CPU.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    on_cpu = not isinstance(feats, torch.Tensor) or feats.device.type == "cpu"
+    if backend == "numba" and not on_cpu:
+        raise ValueError(
+            f"backend='numba' runs on the CPU but the features are on {feats.device}; "
+            f"use backend='auto' or 'torch' for GPU tensors, or move the features with .cpu()"
+        )
+    return backend == "numba" or (backend == "auto" and on_cpu)
+
+
+# --------------------------------------------------------------------------- numba kernels
+
+
+@njit(cache=True)
+def _order_key(bits):
+    """Order-preserving int64 of a float32 bit pattern (-0.0 and +0.0 map to 0).
+
+    Non-negative inputs (the dense ranks used for float64 maps) are returned unchanged.
+    """
+    k = np.int64(bits)
+    return k if k >= 0 else (k ^ 0x7FFFFFFF) + 1
+
+
+@njit(cache=True, inline="always")  # inlined at numba IR level: called per column in the hot loops
+def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
+    """Enter padded column ``j`` (source column ``col``) of channel ``c`` into the sliding window.
+
+    The window's T^2 samples live in T column slots (column ``j`` in slot ``j % T``)
+    with an int64 key each: the value's order key in the high 32 bits and
+    ``a * stride + j`` (row-major position) in the low bits, so keys are distinct
+    and sort like the stable sort. The column's T samples replace those of column
+    ``j - T``; every other sample's rank changes by (new keys below it) - (leaving
+    keys below it), and the new samples' ranks follow from how many keys lie above
+    them. ``key`` is padded to a multiple of 4 with ``_SENTINEL`` (above every key)
+    so the comparison loops vectorize; ``vals`` receives the samples' values.
+    """
+    t = rows.shape[0]
+    npad = key.shape[0]
+    base = (j % t) * t
+    for a in range(t):
+        leaving[a] = key[base + a]
+        key[base + a] = (_order_key(keys[c, rows[a], col]) << 32) | (a * stride + j)
+        vals[base + a] = x[c, rows[a], col]
+    for a in range(t):
+        new_key = key[base + a]
+        old_key = leaving[a]
+        count = 0
+        for e in range(npad):
+            ke = key[e]
+            new_below = new_key < ke
+            rank[e] += new_below - (old_key < ke)
+            count += new_below
+        above[a] = count
+    for a in range(t):
+        rank[base + a] = npad - 1 - above[a]
+
+
+@njit(cache=True)
+def _row_errors(x, keys, ry, rx, refs, y, err):
+    """Channel- and reference-summed errors ``E_w`` of the windows of row ``y``.
+
+    The window slides right one column at a time and keeps every sample's rank
+    up to date (:func:`_slide`) instead of sorting each window.
+
+    Parameters
+    ----------
+    x : (C, H, W) scaled features (values for the errors).
+    keys : (C, H, W) int32 order keys: float32 bit patterns or dense ranks.
+    ry, rx : source row / column of every reflect-padded row / column.
+    refs : (K, C, T*T) float64 sorted references.
+    y : window row (its windows cover padded rows ``y .. y + T - 1``).
+    err : (W, T*T) float64 output, position index ``a * T + b`` (row-major).
+    """
+    n_ch = x.shape[0]
+    width = err.shape[0]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    acc = np.zeros((width, n))  # by slot: index s * T + a
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            x0 = j - t + 1
+            if x0 >= 0:
+                for r in range(refs.shape[0]):
+                    for e in range(n):
+                        acc[x0, e] += abs(vals[e] - refs[r, c, rank[e]])
+    for x0 in range(width):
+        for b in range(t):
+            s = (x0 + b) % t
+            for a in range(t):
+                err[x0, a * t + b] = acc[x0, s * t + a]
+
+
+@njit(cache=True)
+def _sort_tile(x, keys, c, y0, x0, t, tile_keys, out):
+    """The T x T tile of channel ``c`` at ``(y0, x0)``, sorted into ``out`` by counting keys below each sample."""
+    n = t * t
+    for a in range(t):
+        for b in range(t):
+            tile_keys[a * t + b] = (_order_key(keys[c, y0 + a, x0 + b]) << 32) | (a * t + b)
+    for e in range(n):
+        ke = tile_keys[e]
+        below = 0
+        for f in range(n):
+            below += tile_keys[f] < ke
+        out[below] = x[c, y0 + e // t, x0 + e % t]
+
+
+@njit(cache=True)
+def _kth_smallest(values, k):
+    """The ``k``-th smallest of ``values`` (0-based) by quickselect; reorders ``values`` in place."""
+    lo = 0
+    hi = values.shape[0] - 1
+    while lo < hi:
+        pivot = values[k]
+        i = lo
+        j = hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while pivot < values[j]:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return values[k]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _median_reference(x, keys, t):
+    """Median reference, Eq. (7): per channel and rank, the lower median over the
+    non-overlapping T x T tiles of the unpadded map (edge remainders dropped), (C, T*T).
+
+    The same values as :func:`fca_utils.core.reference.median` with ``scale=False``,
+    without its ``torch.sort`` of every tile (a fifth of the whole fast FCA otherwise).
+    """
+    n_ch, h, w = x.shape
+    ty, tx = h // t, w // t
+    n_tiles = ty * tx
+    out = np.empty((n_ch, t * t), x.dtype)
+    for c in prange(n_ch):
+        by_rank = np.empty((t * t, n_tiles), x.dtype)
+        tile_keys = np.empty(t * t, np.int64)
+        tile = np.empty(t * t, x.dtype)
+        for i in range(ty):
+            for k in range(tx):
+                _sort_tile(x, keys, c, i * t, k * t, t, tile_keys, tile)
+                by_rank[:, i * tx + k] = tile
+        for r in range(t * t):
+            out[c, r] = _kth_smallest(by_rank[r], (n_tiles - 1) // 2)
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _tile_errors(x, keys, ry, rx, refs, y0, err):
+    """``_row_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
+    for i in prange(err.shape[0]):
+        _row_errors(x, keys, ry, rx, refs, y0 + i, err[i])
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _smooth_and_weigh(err, smooth, weight, norm):
+    """In place: ``E_w <- norm * weight * (smooth @ E_w @ smooth.T)`` for every window (Eq. 5)."""
+    t = smooth.shape[0]
+    for i in prange(err.shape[0]):
+        tmp = np.empty((t, t))
+        for x in range(err.shape[1]):
+            e = err[i, x].reshape((t, t))
+            for a in range(t):
+                for b in range(t):
+                    s = 0.0
+                    for k in range(t):
+                        s += smooth[a, k] * e[k, b]
+                    tmp[a, b] = s
+            for a in range(t):
+                for b in range(t):
+                    s = 0.0
+                    for k in range(t):
+                        s += tmp[a, k] * smooth[b, k]
+                    e[a, b] = norm * weight[a, b] * s
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _fold(contrib, t, y0, canvas):
+    """Add every window's T x T contribution into the padded canvas at its own place.
+
+    Parallel over canvas rows, each summing the T rows of windows that reach it, so
+    no two threads write the same row.
+    """
+    n, width, _ = contrib.shape
+    for yy in prange(y0, y0 + n + t - 1):
+        for a in range(t):
+            i = yy - a - y0
+            if i < 0 or i >= n:
+                continue
+            for x in range(width):
+                for b in range(t):
+                    canvas[yy, x + b] += contrib[i, x, a * t + b]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _weigh_centres(err, weight, norm, out):
+    """SWW, Eq. (4): ``out[i, x] = norm * sum_k weight[k] E_w[k]`` for every window."""
+    for i in prange(err.shape[0]):
+        for x in range(err.shape[1]):
+            s = 0.0
+            for k in range(err.shape[2]):
+                s += weight[k] * err[i, x, k]
+            out[i, x] = norm * s
+
+
+# --------------------------------------------------------------------------- per-window references (k-NN)
+
+
+@njit(cache=True)
+def _row_sorted(x, keys, ry, rx, y, out):
+    """Sorted values of the windows of row ``y``: ``out[c, x0, :]`` for every channel and window.
+
+    Ranks come from the sliding update of :func:`_slide`; ``out`` is (C, W, T*T).
+    """
+    n_ch = x.shape[0]
+    width = out.shape[1]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n, x.dtype)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            x0 = j - t + 1
+            if x0 >= 0:
+                for e in range(n):
+                    out[c, x0, rank[e]] = vals[e]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _sorted_windows(x, keys, ry, rx, out):
+    """Sorted values of every window, ``out`` (C, H*W, T*T), windows row-major; parallel over rows."""
+    width = rx.shape[0] - ry.shape[0] + x.shape[1]
+    for y in prange(x.shape[1]):
+        _row_sorted(x, keys, ry, rx, y, out[:, y * width : (y + 1) * width])
+
+
+@njit(cache=True)
+def _row_knn_errors(x, keys, ry, rx, sw, idx, y, err):
+    """:func:`_row_errors` with a reference set of its own for every window.
+
+    Window ``w = y * W + x0`` is compared with the sorted windows ``sw[:, idx[w, r]]``
+    (``sw`` is (C, H*W, T*T) from :func:`_sorted_windows`, ``idx`` (H*W, k)). The
+    window's own sorted values are ``sw[c, w]``, so the error of rank ``j``,
+    ``sum_r |sw[c, w, j] - sw[c, idx[w, r], j]|``, is summed over the references
+    on contiguous rows first, then sent to the position holding rank ``j``
+    (the ranks of the sliding update): one gather per sample instead of k.
+    """
+    n_ch = x.shape[0]
+    width = err.shape[0]
+    t = ry.shape[0] - x.shape[1] + 1
+    n = t * t
+    npad = (n + 3) // 4 * 4
+    stride = rx.shape[0]
+    rows = ry[y : y + t]
+    n_ref = idx.shape[1]
+    first = y * width
+    key = np.empty(npad, np.int64)
+    rank = np.zeros(npad, np.int64)
+    vals = np.empty(n)
+    leaving = np.empty(t, np.int64)
+    above = np.empty(t, np.int64)
+    by_rank = np.empty(n)
+    acc = np.zeros((width, n))  # by slot: index s * T + a
+    for c in range(n_ch):
+        key[:] = _SENTINEL
+        for j in range(width + t - 1):
+            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            x0 = j - t + 1
+            if x0 >= 0:
+                own = sw[c, first + x0]
+                by_rank[:] = 0.0
+                for r in range(n_ref):
+                    ref = sw[c, idx[first + x0, r]]
+                    for e in range(n):
+                        by_rank[e] += abs(np.float64(own[e]) - np.float64(ref[e]))
+                for e in range(n):
+                    acc[x0, e] += by_rank[rank[e]]
+    for x0 in range(width):
+        for b in range(t):
+            s = (x0 + b) % t
+            for a in range(t):
+                err[x0, a * t + b] = acc[x0, s * t + a]
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err):
+    """``_row_knn_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
+    for i in prange(err.shape[0]):
+        _row_knn_errors(x, keys, ry, rx, sw, idx, y0 + i, err[i])
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _pair_costs(sw, queries, cand, parts):
+    """``parts[p, q, j] = sum_{c in part p} sum_i |sw[c, queries[q], i] - sw[c, cand[q, j], i]|``.
+
+    L1 distances of sorted windows, split over ``len(parts)`` chunks of channels
+    that run in parallel; the caller sums ``parts`` over its first axis. ``sw`` is
+    (C, N, T*T), ``queries`` (Q,), ``cand`` (Q, P), ``parts`` (n_parts, Q, P) float64.
+    Within a part, channels are the outer loop, so all pairs read one channel's
+    N * T*T values (a few MiB) while they are in cache, and the parts need no
+    synchronization. Each pair's T*T terms of one channel are summed in the
+    values' dtype, then added in float64.
+    """
+    n_ch = sw.shape[0]
+    n_parts = parts.shape[0]
+    n_q, n_c = cand.shape
+    m = sw.shape[2]
+    for p in prange(n_parts):
+        out = parts[p]
+        out[:] = 0.0
+        for c in range(p * n_ch // n_parts, (p + 1) * n_ch // n_parts):
+            slab = sw[c]
+            for q in range(n_q):
+                a = slab[queries[q]]
+                j = 0
+                while j + 4 <= n_c:  # four candidates per pass over the query's values
+                    v0 = slab[cand[q, j]]
+                    v1 = slab[cand[q, j + 1]]
+                    v2 = slab[cand[q, j + 2]]
+                    v3 = slab[cand[q, j + 3]]
+                    s0 = a[0] - a[0]
+                    s1 = s0
+                    s2 = s0
+                    s3 = s0
+                    for i in range(m):
+                        ai = a[i]
+                        s0 += abs(ai - v0[i])
+                        s1 += abs(ai - v1[i])
+                        s2 += abs(ai - v2[i])
+                        s3 += abs(ai - v3[i])
+                    out[q, j] += s0
+                    out[q, j + 1] += s1
+                    out[q, j + 2] += s2
+                    out[q, j + 3] += s3
+                    j += 4
+                while j < n_c:
+                    v0 = slab[cand[q, j]]
+                    s0 = a[0] - a[0]
+                    for i in range(m):
+                        s0 += abs(a[i] - v0[i])
+                    out[q, j] += s0
+                    j += 1
+
+
+@njit(parallel=True, cache=True)
+def _run_sums(sw, starts, out):
+    """``out[c, w, r] = sum(sw[c, w, starts[r] : starts[r + 1]])`` (the last run ends at T*T)."""
+    n_runs = starts.shape[0]
+    m = sw.shape[2]
+    for c in prange(sw.shape[0]):
+        for w in range(sw.shape[1]):
+            for r in range(n_runs):
+                end = starts[r + 1] if r + 1 < n_runs else m
+                s = sw[c, w, starts[r]] - sw[c, w, starts[r]]
+                for i in range(starts[r], end):
+                    s += sw[c, w, i]
+                out[c, w, r] = s
+
+
+# --------------------------------------------------------------------------- host side
+
+
+def _reflect_indices(n: int, pad: int) -> np.ndarray:
+    """Source index of every position of a reflect-padded axis (edge not repeated)."""
+    idx = np.abs(np.arange(-pad, n + pad))
+    return np.where(idx > n - 1, 2 * (n - 1) - idx, idx).astype(np.int64)
+
+
+def smoothing_matrix(t: int, sigma_s: float | None, kernel_size: int = SMOOTH_KERNEL) -> np.ndarray:
+    """The T x T matrix ``A`` of the 1-D ``kernel_size``-tap Gaussian blur with reflect padding.
+
+    Blurring a T x T map ``E`` as :func:`fca_utils.core.ops.gaussian_blur` does equals
+    ``A @ E @ A.T``; ``sigma_s=None`` (no smoothing) gives the identity.
+    """
+    if sigma_s is None:
+        return np.eye(t)
+    g = gaussian_kernel1d(kernel_size, sigma_s, dtype=torch.float64).numpy()
+    src = _reflect_indices(t, kernel_size // 2)
+    a = np.zeros((t, t))
+    for row in range(t):
+        for k in range(kernel_size):
+            a[row, src[row + k]] += g[k]
+    return a
+
+
+def kernel_input(feats: torch.Tensor) -> np.ndarray:
+    """Contiguous NumPy view (float32/float64) of a CPU feature map for the kernels."""
+    if feats.dtype not in (torch.float32, torch.float64):
+        feats = feats.float()
+    return feats.detach().contiguous().numpy()
+
+
+def order_keys(x: np.ndarray) -> np.ndarray:
+    """int32 keys that order every channel's values like the values themselves.
+
+    float32: the bit patterns (a view; :func:`_order_key` makes them monotone).
+    float64: the rank of each value among its channel's distinct values.
+    """
+    if x.dtype == np.float32:
+        return x.view(np.int32)
+    keys = np.empty(x.shape, np.int32)
+    for c in range(x.shape[0]):
+        keys[c] = np.unique(x[c], return_inverse=True)[1].reshape(x.shape[1:])
+    return keys
+
+
+def median_reference(x: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
+    """The median reference of Eq. (7), (C, T*T), of a :func:`kernel_input` array ``x``.
+
+    The same values as :func:`fca_utils.core.reference.median` with ``scale=False``:
+    per channel, the median over the non-overlapping T x T tiles of each order statistic.
+    """
+    return _median_reference(x, keys, t)
+
+
+def _inputs(feats: torch.Tensor, t: int, windows, neighbours):
+    """The kernels' NumPy inputs: values, order keys, references and reflect indices.
+
+    ``refs`` is the (K, C, T*T) float64 array of shared sorted references (the median
+    of Eq. (7) when ``windows`` is None), or with ``neighbours`` the pair
+    ``(every window's sorted values, (H*W, k) int64 indices)``.
+    """
+    x = kernel_input(feats)
+    keys = order_keys(x)
+    _, h, w = x.shape
+    p = t // 2
+    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
+    if neighbours is not None:
+        idx = np.ascontiguousarray(torch.as_tensor(neighbours).detach().cpu().numpy().astype(np.int64))
+        if idx.ndim != 2 or idx.shape[0] != h * w or idx.shape[1] < 1:
+            raise ValueError(f"neighbours must be (H*W, k) = ({h * w}, k) window indices, got {idx.shape}")
+        if idx.min() < 0 or idx.max() >= h * w:
+            raise ValueError(f"neighbours must lie in [0, {h * w}), got [{idx.min()}, {idx.max()}]")
+        sw = np.empty((x.shape[0], h * w, t * t), x.dtype)
+        _sorted_windows(x, keys, ry, rx, sw)
+        refs = (sw, idx)
+    elif windows is None:
+        refs = _median_reference(x, keys, t)[None].astype(np.float64)
+    else:
+        refs = windows.to(torch.float64).contiguous().numpy()
+    return x, keys, refs, ry, rx
+
+
+def _errors(x, keys, ry, rx, refs, y0: int, err: np.ndarray) -> float:
+    """Fill ``err`` with the summed errors ``E_w`` of a tile of window rows; returns 1 / (C * K)."""
+    if isinstance(refs, tuple):
+        sw, idx = refs
+        _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err)
+        return 1.0 / (x.shape[0] * idx.shape[1])
+    _tile_errors(x, keys, ry, rx, refs, y0, err)
+    return 1.0 / (x.shape[0] * refs.shape[0])
+
+
+def sorted_windows(feats, patch_size: int, *, scale: bool = True) -> np.ndarray:
+    """Per-channel sorted values of every T x T window, as a (C, H*W, T*T) NumPy array.
+
+    The same values as ``torch.sort`` of :func:`fca_utils.core.windows.iter_window_rows`'s
+    windows (windows row-major, reflect padding), computed with the sliding ranks of
+    the FCA kernel; float32 or float64 like the input (other dtypes: float32).
+    """
+    feats, t = prepare_features(feats, patch_size, scale)
+    x = kernel_input(feats)
+    _, h, w = x.shape
+    p = t // 2
+    out = np.empty((x.shape[0], h * w, t * t), x.dtype)
+    _sorted_windows(x, order_keys(x), _reflect_indices(h, p), _reflect_indices(w, p), out)
+    return out
+
+
+def run_sums(sw: np.ndarray, starts) -> np.ndarray:
+    """Sums of runs of consecutive ranks: (C, N, R) from sorted windows (C, N, T*T).
+
+    Run ``r`` covers ranks ``starts[r] .. starts[r + 1] - 1`` (the last one up to T*T - 1);
+    the L1 distance of two windows' run sums is a lower bound of their exact L1 cost.
+    """
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    m = sw.shape[2]
+    if starts.ndim != 1 or starts.size < 1 or starts[0] != 0 or np.any(np.diff(starts) < 1) or starts[-1] >= m:
+        raise ValueError(f"starts must rise strictly from 0 and stay below {m}, got {starts.tolist()}")
+    out = np.empty((sw.shape[0], sw.shape[1], starts.size), sw.dtype)
+    _run_sums(sw, starts, out)
+    return out
+
+
+def pair_costs(sw: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """L1 distances between sorted windows: ``out[q, j] = sum |sw[:, queries[q]] - sw[:, cand[q, j]]|``.
+
+    ``sw`` (C, N, T*T) from :func:`sorted_windows`, ``queries`` (Q,), ``cand`` (Q, P)
+    window indices; returns (Q, P) float64. Divide by ``C * T*T`` for the mean cost.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.int64)
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
+    n = sw.shape[1]
+    if cand.ndim != 2 or queries.shape != cand.shape[:1]:
+        raise ValueError(f"queries must be (Q,) and cand (Q, P); got {queries.shape} and {cand.shape}")
+    for name, a in (("queries", queries), ("cand", cand)):
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise ValueError(f"{name} must be window indices in [0, {n}), got [{a.min()}, {a.max()}]")
+    n_parts = max(1, min(PAIR_PARTS, sw.shape[0]))
+    parts = np.empty((n_parts, *cand.shape))
+    _pair_costs(sw, queries, cand, parts)
+    return parts.sum(axis=0)
+
+
+def _tile_rows(width: int, t: int, tile_rows: int | None) -> int:
+    """Rows of windows per tile: ``tile_rows`` checked, or as many as ``TILE_BYTES`` allows."""
+    if tile_rows is None:
+        return max(1, TILE_BYTES // (8 * width * t * t))
+    if int(tile_rows) != tile_rows or tile_rows < 1:
+        raise ValueError(f"tile_rows must be a positive integer, got {tile_rows!r}")
+    return int(tile_rows)
+
+
+def sww(feats: torch.Tensor, t: int, sigma: float, windows: torch.Tensor | None = None,
+        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None) -> torch.Tensor:
+    """Sample-weighted Wasserstein, Eq. (4), with the numba kernels.
+
+    ``S(x, y) = sum_{(x',y') in P_xy} M(x', y'; P_xy) G_sigma(x'-x, y'-y)``, computed as
+    described in the module docstring: ``S = sum_i G_sigma[i] E_w[i] / (C K)``.
+    :func:`fca_utils.core.statistics.sww` checks its arguments, scales the features
+    and turns its ``reference`` into ``windows`` or ``neighbours`` before calling this.
+
+    Parameters
+    ----------
+    feats : (C, H, W) CPU tensor, already scaled (:func:`fca_utils.core.ops.prepare_features`)
+    t : odd window side T, at most ``min(H, W)``
+    sigma : sigma of the spatial weights ``G_sigma``
+    windows : (K, C, T*T) sorted reference windows, shared by every window;
+        None: the median reference of Eq. (7)
+    neighbours : (H*W, k) indices of each window's own k reference windows (k-NN,
+        step 5 of the module docstring); replaces ``windows``
+    tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
+        the result does not depend on it.
+
+    Returns
+    -------
+    (H, W) tensor of the input's dtype, on the CPU.
+    """
+    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours)
+    n_ch, h, w = x.shape
+    weight = gaussian_kernel2d(t, sigma, dtype=torch.float64).reshape(-1).numpy()
+    out = np.empty((h, w))
+    rows = _tile_rows(w, t, tile_rows)
+    for y0 in range(0, h, rows):
+        err = np.empty((min(rows, h - y0), w, t * t))
+        norm = _errors(x, keys, ry, rx, refs, y0, err)
+        _weigh_centres(err, weight, norm, out[y0 : y0 + err.shape[0]])
+    return torch.from_numpy(out).to(feats.dtype)
+
+
+def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, windows: torch.Tensor | None = None,
+        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None) -> torch.Tensor:
+    """Feature Correspondence Analysis, Eq. (5) with the smoothing G_{sigma_s}, with the numba kernels.
+
+    ``S(x, y) = sum_{(x',y') in P_xy} G_{sigma_s}(M(., .; P_x'y'))(x, y) G_{sigma_p}(x'-x, y'-y)``,
+    computed as described in the module docstring: every window adds
+    ``G_{sigma_p} * (A E_w A^T) / (C K)`` to the pixels it covers.
+    :func:`fca_utils.core.statistics.fca` checks its arguments, scales the features
+    and turns its ``reference`` into ``windows`` or ``neighbours`` before calling this.
+
+    Parameters
+    ----------
+    feats : (C, H, W) CPU tensor, already scaled (:func:`fca_utils.core.ops.prepare_features`)
+    t : odd window side T >= 3, at most ``min(H, W)``
+    sigma_p : sigma of the window weights ``G_{sigma_p}``
+    sigma_s : sigma of the 5 x 5 per-window smoothing; None skips it (Eq. (5) exactly)
+    windows, neighbours, tile_rows : as in :func:`sww`
+
+    Returns
+    -------
+    (H, W) tensor of the input's dtype, on the CPU.
+    """
+    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours)
+    n_ch, h, w = x.shape
+    p = t // 2
+    smooth = smoothing_matrix(t, sigma_s)
+    weight = gaussian_kernel2d(t, sigma_p, dtype=torch.float64).numpy()
+    canvas = np.zeros((h + 2 * p, w + 2 * p))
+    rows = _tile_rows(w, t, tile_rows)
+    for y0 in range(0, h, rows):
+        err = np.empty((min(rows, h - y0), w, t * t))
+        norm = _errors(x, keys, ry, rx, refs, y0, err)
+        _smooth_and_weigh(err, smooth, weight, norm)
+        _fold(err, t, y0, canvas)
+    return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)

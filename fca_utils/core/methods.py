@@ -1,0 +1,174 @@
+"""One registry from a statistic's name to its function, the references by name, and the presets.
+
+Eq. (1), ``A = sum_{F_r in R(F(I))} S(x, y, F(I), F_r)``, for a feature map that is
+already computed: :func:`anomaly_map` applies the statistic S named in
+:data:`STATISTICS` against a reference R from :func:`make_reference`;
+:func:`preset_map` does both with the parameters of a :class:`Preset`. Everything that
+turns a statistic's name into a map (:func:`fca_utils.localize`, the experiments, the
+explorer) goes through here.
+
+Presets (paper, sections 3.4 and 4.3):
+
+============== ================ === ========= ===================================
+preset          image size       T   reference statistic
+============== ================ === ========= ===================================
+paper           full resolution  9   median    FCA (sigma_p=3, sigma_s=1)
+paper320        320 x 320        3   median    FCA
+paper320_knn    320 x 320        3   k-NN      FCA
+aota            320 x 320        3   k-NN      local mean (Aota et al.)
+============== ================ === ========= ===================================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from . import baselines, reference, statistics
+
+__all__ = ["Statistic", "STATISTICS", "REFERENCES", "anomaly_map", "make_reference", "Preset", "PRESETS",
+           "preset_map"]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A patch statistic S of section 3.2 (or the Aota et al. baseline) and how to call it.
+
+    ``function(feats, patch_size, reference=..., **kwargs)`` returns the ``(h, w)`` map;
+    ``params`` maps each keyword of ``function`` to the :func:`anomaly_map` argument
+    that supplies it.
+    """
+
+    name: str
+    label: str
+    equation: str
+    function: Callable[..., torch.Tensor]
+    params: dict = field(default_factory=dict)
+    uses_reference: bool = True
+
+
+STATISTICS: dict[str, Statistic] = {
+    s.name: s
+    for s in (
+        Statistic("moments", "Moments", "Eq. (2)", statistics.moments, {"sigma": "sigma"}),
+        Statistic("histogram", "Histogram", "Eq. (3)", statistics.histogram, {"sigma": "sigma", "bins": "bins"}),
+        Statistic("sww", "SWW", "Eq. (4)", statistics.sww, {"sigma": "sigma"}),
+        Statistic("fca", "FCA", "Eq. (5)", statistics.fca, {"sigma_p": "sigma_p", "sigma_s": "sigma_s"}),
+        Statistic("aota", "Aota et al.", "Aota et al. (WACV 2023)", baselines.aota, {"k": "aota_k"},
+                  uses_reference=False),
+    )
+}
+
+#: Reference names of :func:`make_reference` (section 3.3, Tables 2 and 7).
+REFERENCES = ("median", "mean", "random", "knn")
+
+
+def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9, reference=None, *,
+                sigma: float | None = None, sigma_p: float = 3.0, sigma_s: float | None = 1.0, bins: int = 10,
+                aota_k: int = 400) -> torch.Tensor:
+    """``S(x, y, F, R)`` of one statistic from :data:`STATISTICS` on a ``(C, h, w)`` feature map.
+
+    Parameters
+    ----------
+    feats : (C, h, w) tensor
+    statistic : a name of :data:`STATISTICS`
+    patch_size : odd window side T
+    reference : what the statistic accepts (:data:`fca_utils.core.reference.Reference`);
+        None is the median of Eq. (7) for SWW and FCA and the global average for moments
+        and histogram
+    sigma : spatial Gaussian of moments, histogram and SWW (default: ``sigma_p``, as the
+        presets use it)
+    sigma_p, sigma_s : FCA's window weights and per-window smoothing (``sigma_s=None``:
+        Eq. (5) without smoothing)
+    bins : histogram bins (10, Appendix E)
+    aota_k : neighbours of the Aota et al. baseline (capped at the number of pixels)
+
+    Returns
+    -------
+    (h, w) tensor
+
+    >>> f = torch.rand(4, 16, 16); f[:, 6:9, 6:9] += 2
+    >>> m = anomaly_map(f, "sww", patch_size=5, sigma=2.0)
+    >>> bool(m[7, 7] > m[1, 14])
+    True
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; expected one of {list(STATISTICS)}")
+    spec = STATISTICS[statistic]
+    values = dict(sigma=sigma_p if sigma is None else sigma, sigma_p=sigma_p, sigma_s=sigma_s, bins=int(bins),
+                  aota_k=min(int(aota_k), feats.shape[-1] * feats.shape[-2]))
+    kwargs = {arg: values[source] for arg, source in spec.params.items()}
+    if spec.uses_reference:
+        kwargs["reference"] = reference
+    return spec.function(feats, int(patch_size), **kwargs)
+
+
+def make_reference(feats: torch.Tensor, kind: str = "median", patch_size: int = 9, *, knn_k: int = 10,
+                   knn_method: str = "auto", random_k: int = 1, seed: int = 0):
+    """The reference R named ``kind`` for a ``(C, h, w)`` feature map, as the statistics accept it.
+
+    ``"median"`` returns None (every statistic's own default: the median of Eq. (7) for
+    SWW and FCA, the global average for moments and histogram); ``"mean"`` the average
+    patch (Table 7); ``"random"`` ``random_k`` random windows (Table 2); ``"knn"`` the
+    ``knn_k`` nearest windows of every window (section 3.3), searched with
+    ``knn_method`` (:func:`fca_utils.core.reference.knn`).
+    """
+    if kind == "median":
+        return None
+    if kind == "mean":
+        return reference.mean(feats, patch_size)
+    if kind == "knn":
+        return reference.knn(feats, patch_size, k=knn_k, method=knn_method)
+    if kind == "random":
+        return reference.random(feats, patch_size, k=random_k, seed=seed)
+    raise ValueError(f"unknown reference {kind!r}; expected one of {list(REFERENCES)}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A full configuration of the framework of Eq. (1)."""
+
+    name: str
+    image_size: int | None  # None: run at the input's own resolution
+    patch_size: int
+    statistic: str = "fca"  # a name of STATISTICS
+    reference: str = "median"  # a name of REFERENCES
+    sigma_p: float = 3.0
+    sigma_s: float | None = 1.0
+    knn_k: int = 10
+    knn_method: str = "auto"  # exact | approx | auto (exact while affordable, see reference.knn_method)
+    random_k: int = 1
+    aota_k: int = 400
+    output_blur: float | None = None  # sigma (pixels) of a final blur at image_size, as in Aota et al.
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "name"}
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset("paper", None, 9),
+    "paper320": Preset("paper320", 320, 3),
+    "paper320_knn": Preset("paper320_knn", 320, 3, reference="knn"),
+    "aota": Preset("aota", 320, 3, statistic="aota", reference="knn", output_blur=4.0),
+}
+
+
+def preset_map(feats: torch.Tensor, preset: Preset) -> torch.Tensor:
+    """The preset's statistic S against its reference R on a ``(C, h, w)`` feature map.
+
+    ``reference="knn"`` searches the ``knn_k`` nearest windows with
+    ``method=preset.knn_method``. With ``"auto"`` (the default) the search is exact
+    while its cost ``(h w)^2 C T^2`` is at most ``reference.KNN_EXACT_BUDGET``
+    (``paper320_knn``: 40 x 40 windows with T = 3, exact) and approximate beyond
+    (:func:`fca_utils.core.reference.knn_approx`, e.g. 128 x 128 with T = 9 for a
+    1024^2 image with preset ``paper``). The Aota et al. baseline takes no reference.
+    """
+    if preset.statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {preset.statistic!r}; expected one of {list(STATISTICS)}")
+    ref = None
+    if STATISTICS[preset.statistic].uses_reference:
+        ref = make_reference(feats, preset.reference, preset.patch_size, knn_k=preset.knn_k,
+                             knn_method=preset.knn_method, random_k=preset.random_k)
+    return anomaly_map(feats, preset.statistic, preset.patch_size, ref, sigma_p=preset.sigma_p,
+                       sigma_s=preset.sigma_s, aota_k=preset.aota_k)

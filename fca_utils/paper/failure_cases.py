@@ -1,0 +1,275 @@
+"""Failure cases and ambiguous ground truth (paper Sec. 5, Appendix C; Figures 6 and 7).
+
+Helpers that build the paper's failure cases from a dataset: a crop in which one defect
+covers most of the image (:func:`crop_around_defect`, :func:`center_crop`,
+:func:`largest_defect_entry`), the defect-free texture under an embedded defect
+(:func:`clean_image`), other plausible annotations of the same defect
+(:func:`annotation_variants`), their metrics (:func:`case_metrics`) and a figure grid
+(:func:`plot_cases`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..datasets.dataset import Dataset
+from ..datasets.layout import Entry
+from ..evaluation import metrics
+from ..evaluation.runs import configure
+from ..pipeline import localize
+
+__all__ = [
+    "center_crop", "crop_around_defect", "largest_defect_entry", "clean_image",
+    "visible_change_mask", "annotation_variants", "count_regions", "case_metrics", "case_maps", "plot_cases",
+]
+
+def center_crop(image: np.ndarray, mask: np.ndarray, side: int):
+    """The central ``side x side`` crop of an image and its mask (Figure 7: MVTec tile, 512).
+
+    Returns
+    -------
+    image, mask, box
+        Cropped arrays and ``(y0, y1, x0, x1)``.
+    """
+    h, w = mask.shape
+    if side > min(h, w):
+        raise ValueError(f"crop side {side} is larger than the {h}x{w} image")
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    box = (y0, y0 + side, x0, x0 + side)
+    return image[y0:y0 + side, x0:x0 + side], mask[y0:y0 + side, x0:x0 + side], box
+
+
+def crop_around_defect(image: np.ndarray, mask: np.ndarray, coverage: float = 0.5, multiple: int = 32,
+                       min_side: int = 64):
+    """A square crop centred on the defect in which the defect covers at least ``coverage``.
+
+    Figure 7 (third row) shows that FCA fails when the anomaly covers most of the image:
+    the median reference (Eq. 7) is then computed mostly from defective windows. The
+    paper makes such an image by centre-cropping an MVTec AD tile image (512 x 512);
+    this makes one from any defective image: among the sides ``min_side``,
+    ``min_side + multiple``, ... up to the image size, it takes the *largest* crop,
+    centred on the mask's centre of mass (shifted to stay inside the image), whose
+    defect coverage is at least ``coverage``; if none reaches it, the crop with the
+    highest coverage.
+
+    Returns
+    -------
+    image, mask, box, coverage
+        Cropped arrays, ``(y0, y1, x0, x1)`` and the fraction of the crop in the mask.
+    """
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        raise ValueError("crop_around_defect needs a defective image (the mask is empty)")
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    h, w = mask.shape
+    cy, cx = ndimage.center_of_mass(mask)
+    best = None
+    for side in range(min_side, min(h, w) + 1, multiple):
+        y0 = int(np.clip(round(cy - side / 2), 0, h - side))
+        x0 = int(np.clip(round(cx - side / 2), 0, w - side))
+        cov = float(mask[y0:y0 + side, x0:x0 + side].mean())
+        box = (y0, y0 + side, x0, x0 + side)
+        if cov >= coverage:
+            best = (box, cov, True)  # keep growing: the largest crop that still qualifies
+        elif best is None or (not best[2] and cov > best[1]):
+            best = (box, cov, False)
+    (y0, y1, x0, x1), cov, _ = best
+    return image[y0:y1, x0:x1], mask[y0:y1, x0:x1], (y0, y1, x0, x1), cov
+
+
+def largest_defect_entry(dataset: Dataset, cls: str, side: int | None = None, defect_types=None) -> Entry:
+    """The defective test image of ``cls`` whose mask covers the largest area.
+
+    With ``side``, the area inside the central ``side x side`` crop counts (the paper's
+    Figure 7 crops MVTec AD tile images to 512 x 512). ``defect_types`` restricts the
+    search. Ties go to the first entry (sorted by defect type and name).
+    """
+    best, best_area = None, -1.0
+    for entry in dataset.entries(cls):
+        if entry.mask_path is None or (defect_types is not None and entry.defect_type not in defect_types):
+            continue
+        mask = dataset.load(entry).mask
+        if side is not None:
+            mask = center_crop(mask, mask, min(side, *mask.shape))[1]
+        area = float(mask.mean())
+        if area > best_area:
+            best, best_area = entry, area
+    if best is None:
+        raise ValueError(f"{dataset.name}/{cls} has no defective test image" +
+                         (f" of type {list(defect_types)}" if defect_types else ""))
+    return best
+
+
+def clean_image(cls: str, defect_type: str, stem: str, seed: int = 0, check: np.ndarray | None = None) -> np.ndarray:
+    """The defect-free texture under an embedded test image (uint8 ``(H, W, 3)``).
+
+    The embedded benchmark (:mod:`fca_utils.datasets.synthetic`) plants each defect into a
+    rendered clean texture; this renders the class again with the same ``seed`` and
+    returns the clean texture of image ``<cls>/test/<defect_type>/<stem>``. With
+    ``check`` (the image as read from disk), raises if the re-rendered defective image
+    differs from it (other library versions can change the rendering).
+    """
+    from ..datasets import synthetic
+
+    spec = next((s for s in synthetic.CLASSES if s.name == cls), None)
+    if spec is None:
+        raise ValueError(f"unknown embedded class {cls!r}; expected one of {synthetic.CLASS_NAMES}")
+    for sample in synthetic.render_class(spec, seed):
+        if sample.split == "test" and sample.defect_type == defect_type and sample.stem == stem:
+            if check is not None and not np.array_equal(sample.image, np.asarray(check)):
+                raise RuntimeError(f"re-rendered {cls}/{defect_type}/{stem} differs from the file on disk "
+                                   f"(seed {seed}); the benchmark was made with other library versions")
+            return sample.clean
+    raise ValueError(f"the embedded class {cls!r} has no test image {defect_type}/{stem}")
+
+
+def visible_change_mask(image: np.ndarray, clean: np.ndarray, threshold: float = 8.0, sigma: float = 1.5):
+    """Pixels where the defect visibly changes the texture: an alternative annotation.
+
+    The embedded masks mark every pixel whose 8-bit colour changed at all
+    (:mod:`fca_utils.datasets.defects`), including soft edges that change by one or two grey
+    levels and that no annotator would see. Here: the largest absolute change over the
+    RGB channels, smoothed by a Gaussian of ``sigma`` pixels, at least ``threshold``
+    grey levels (of 255).
+    """
+    diff = np.abs(np.asarray(image, np.float32) - np.asarray(clean, np.float32)).max(axis=-1)
+    if sigma:
+        diff = ndimage.gaussian_filter(diff, sigma)
+    return diff >= threshold
+
+
+def annotation_variants(mask: np.ndarray, radius: int | None = None, image=None, clean=None,
+                        threshold: float = 8.0) -> dict[str, np.ndarray]:
+    """Plausible alternative ground truths of one defect (Figure 6: annotations are subjective).
+
+    Returns ``{"given": mask, "tight": eroded, "loose": dilated}`` (disk of ``radius``
+    pixels, default 1 % of the image side, at least 2), plus ``"visible"``
+    (:func:`visible_change_mask`) when ``image`` and ``clean`` are given. An eroded mask
+    that would vanish is replaced by the given one.
+    """
+    mask = np.asarray(mask, bool)
+    r = max(2, int(round(0.01 * min(mask.shape)))) if radius is None else int(radius)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disk = yy ** 2 + xx ** 2 <= r * r
+    tight = ndimage.binary_erosion(mask, disk)
+    out = {"given": mask, "tight": tight if tight.any() else mask, "loose": ndimage.binary_dilation(mask, disk)}
+    if image is not None and clean is not None:
+        out["visible"] = visible_change_mask(image, clean, threshold)
+    return out
+
+
+def count_regions(mask: np.ndarray) -> int:
+    """Number of 8-connected regions of a mask: the regions PRO averages over (Sec. 4.2).
+
+    Every region weighs the same in PRO, so a one-pixel fragment of an annotation counts
+    as much as the whole defect.
+    """
+    return int(ndimage.label(np.asarray(mask, bool), structure=np.ones((3, 3), int))[1])
+
+
+def case_metrics(scores: np.ndarray, mask: np.ndarray, border: int = 0) -> dict[str, float]:
+    """AU-PRO (FPR 0.3), pixel AUROC and F1-max of one image's map (Sec. 4.2), in percent."""
+    scores = metrics.upsample_to(scores, np.asarray(mask).shape)
+    result = metrics.evaluate([scores], [np.asarray(mask, bool)], border=border)
+    return {"PRO": 100 * result["au_pro"], "AUROC": 100 * result["pixel_auroc"], "F1": 100 * result["f1_max"]}
+
+
+def case_maps(image: np.ndarray, methods: dict, dataset: Dataset, backbone="auto", device=None) -> dict:
+    """Anomaly maps of one image by several presets, each under ``dataset``'s protocol.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W, 3)`` uint8 (e.g. a test image or a crop of one).
+    methods : dict
+        label -> preset name (``"paper"``, ``"paper320"``, ``"paper320_knn"``, ``"aota"``).
+        A full-resolution preset gets the protocol's ``T`` for the image's size
+        (:func:`fca_utils.evaluation.runs.configure`).
+    dataset : Dataset
+        Whose protocol applies.
+    backbone, device : as in :func:`fca_utils.localize`.
+
+    Returns
+    -------
+    dict
+        label -> float32 ``(H, W)`` map at the image's resolution.
+    """
+    h, w = np.asarray(image).shape[:2]
+    return {label: localize(image, preset=configure(method, dataset, h, w), backbone=backbone, device=device).scores
+            for label, method in methods.items()}
+
+
+def plot_cases(rows, titles, border: int | list = 0, cell: float = 2.0, annotations_on_image: bool = False):
+    """A grid of qualitative results as in the paper's Figures 6 and 7.
+
+    Parameters
+    ----------
+    rows : list of (label, image, masks, maps)
+        ``image`` uint8 ``(H, W, 3)``; ``masks`` a dict name -> bool ``(H, W)`` whose first
+        entry is the ground truth, drawn as a black contour on every map; ``maps`` a dict
+        title -> ``(H, W)`` scores, each coloured with "Reds" over its own range
+        (:func:`fca_utils.evaluation.viz.class_normalizer`).
+    titles : list of str
+        Column titles: input, ground truth, then one per map.
+    border : int or list of int (one per row)
+        Pixels cut from every side before showing, as the paper shows its figures "after
+        cropping to the center" and ignores the border (Appendix B.2; the evaluation
+        border of the protocol).
+    cell : float
+        Inches per panel.
+    annotations_on_image : bool
+        Second column: the image with one contour per mask (Figure 6) instead of the
+        binary ground truth with the other masks as contours (Figure 7).
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from ..evaluation.viz import class_normalizer, colorize
+
+    styles = [("black", "-"), ("tab:blue", "-"), ("tab:green", "--"), ("tab:orange", ":"), ("tab:purple", "-.")]
+    ncols = 2 + max(len(r[3]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * cell, len(rows) * cell), squeeze=False)
+    legend = {}
+    for i, (label, image, masks, maps) in enumerate(rows):
+        b = int(border[i] if isinstance(border, (list, tuple)) else border)
+        cut = (slice(b, np.asarray(image).shape[0] - b), slice(b, np.asarray(image).shape[1] - b))
+        names = list(masks)
+        shown = {n: np.asarray(masks[n], bool)[cut] for n in names}
+        gt = shown[names[0]]
+        axes[i, 0].imshow(np.asarray(image)[cut])
+        if annotations_on_image:
+            axes[i, 1].imshow(np.asarray(image)[cut])
+            drawn = names
+        else:
+            axes[i, 1].imshow(gt, cmap="gray", vmin=0, vmax=1)
+            drawn = names[1:]
+        for name in drawn:
+            color, style = styles[names.index(name) % len(styles)]
+            if shown[name].any():
+                axes[i, 1].contour(shown[name], levels=[0.5], colors=color, linestyles=style, linewidths=0.9)
+                legend[name] = (color, style)
+        for j, scores in enumerate(maps.values()):
+            ax = axes[i, 2 + j]
+            scores = np.asarray(scores)[cut]
+            ax.imshow(colorize(class_normalizer([scores])(scores)))
+            if gt.any():
+                ax.contour(gt, levels=[0.5], colors="black", linewidths=0.6)
+        for j in range(ncols):
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if i == 0 and j < len(titles):
+                axes[i, j].set_title(titles[j], fontsize=8)
+        axes[i, 0].set_ylabel(label, fontsize=7)
+        for j in range(2 + len(maps), ncols):
+            axes[i, j].axis("off")
+    fig.tight_layout()
+    if legend:
+        handles = [Line2D([], [], color=c, linestyle=s, label=n) for n, (c, s) in legend.items()]
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+    return fig
