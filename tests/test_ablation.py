@@ -45,10 +45,31 @@ def test_ablation_rows_follow_table7():
     for row, spec in ablation.ABLATIONS.items():
         assert [spec.marks[k] for k in ("F", "R", "HR", "FCA")] == paper.loc[row, ["F", "R", "HR", "FCA"]].tolist()
     assert ablation.ABLATIONS["R"].overrides == {"reference": "mean"}
-    assert ablation.ABLATIONS["FCA"].overrides == {"statistic": "histogram"}
+    assert ablation.ABLATIONS["FCA"].overrides == {"statistic": "histogram", "sigma": 6.0, "bins": 10}
     assert ablation.ABLATIONS["HR"].method == "paper320"
     assert ablation.ABLATIONS["F"].random_features and not ablation.ABLATIONS["full"].random_features
     assert ablation.ABLATIONS["FCA"].marks["R"] is None  # "–" in the paper
+
+
+def test_fca_ablated_row_is_the_authors_histogram(tmp_path):
+    """conf/sc/hist.yaml: sigma 6, 10 bins, at the run's T; not the FCA preset's sigma_p."""
+    from fca_utils import metrics, statistics
+    from fca_utils.core.images import to_image_tensor
+    from fca_utils.core.methods import PRESETS
+    from fca_utils.evaluation.runs import configure
+
+    ds = _make_dataset(tmp_path / "data", size=64, n_defect=1, n_good=0)
+    spec = ablation.ABLATIONS["FCA"]
+    preset = configure(spec.method, ds, 64, 64, **spec.overrides)
+    t = ds.protocol.patch_size_for(64, 64)
+    assert (preset.statistic, preset.sigma, preset.bins, preset.patch_size) == ("histogram", 6.0, 10, t)
+    assert preset.sigma != PRESETS["paper"].sigma_p
+    run = ablation.run_ablation(ds, tmp_path / "maps", rows=("FCA",), backbone="colors", progress=False)["FCA"]
+    sample = next(ds.samples("stripes"))
+    expected = statistics.histogram(to_image_tensor(sample.image)[0], t, bins=10, sigma=6.0).numpy()
+    border = ds.protocol.border_for(64, 64)
+    assert run.metrics["stripes"]["au_pro"] == pytest.approx(
+        metrics.evaluate([expected], [sample.mask], border=border)["au_pro"], abs=1e-9)
 
 
 # ------------------------------------------------------------------------- feature cache
