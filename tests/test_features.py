@@ -22,6 +22,7 @@ OFFLINE = {  # name -> (channels, stride)
     "steerable": (129, 1),
     "steerable_g2h2": (32, 1),
     "tem": (9, 1),
+    "tem_energy": (9, 1),
     "efficientnet_lite0": (152, 8),
     "random_wrn50": (512, 8),
 }
@@ -157,7 +158,8 @@ def test_table1_registry_names_and_classes():
         "random": features.RandomProjections,
         "steerable": features.SteerablePyramid,
         "steerable_g2h2": features.SteerableFilters,
-        "tem": features.LawsTextureEnergy,
+        "tem": features.LawsTEM,
+        "tem_energy": features.LawsTextureEnergy,
     }
     for name, cls in expected.items():
         extractor = features.get_extractor(name)
@@ -165,9 +167,10 @@ def test_table1_registry_names_and_classes():
         assert name in features.available_extractors()
 
 
-@pytest.mark.parametrize("name, side", [("colors", 1), ("random", 5)])
+@pytest.mark.parametrize("name, side", [("colors", 1), ("random", 5), ("tem", 5 + 15 - 1)])
 def test_receptive_field_is_the_support_of_the_impulse_response(name, side):
-    # colors: the pixel itself; random: one 5x5 kernel.
+    # colors: the pixel itself; random: one 5x5 kernel; tem: a 5x5 mask on the image minus
+    # its 15x15 blur, so 5 + 15 - 1 pixels.
     out = features.get_extractor(name)(impulse_image())[0]
     assert support(out) == (side, side)
 
@@ -282,6 +285,75 @@ def test_steerable_rejects_bad_orientations():
         features.SteerablePyramid(orientations=0)
 
 
+# tem: Laws' masks as conf/fe/ltem.yaml configures them (mean_patch_size: 15)
+LAWS = {"L5": [1, 4, 6, 4, 1], "E5": [-1, -2, 0, 2, 1], "S5": [-1, 0, 2, 0, -1], "R5": [1, -4, 6, -4, 1]}
+TEM_MEASURES = [("E5E5",), ("S5S5",), ("R5R5",), ("L5E5", "E5L5"), ("L5S5", "S5L5"), ("L5R5", "R5L5"),
+                ("E5S5", "S5E5"), ("E5R5", "R5E5"), ("S5R5", "R5S5")]
+
+
+def tem_by_hand(image):
+    """The authors' TEM of a (3, H, W) array, with loops: gray, minus its 15-tap sigma-20
+    Gaussian blur, Laws' 5x5 masks as cross-correlations / 10, pairs averaged; reflect
+    padding throughout."""
+    gray = image.mean(0)
+    h, w = gray.shape
+
+    def at(a, i, j):
+        reflect = lambda k, n: -k if k < 0 else (2 * (n - 1) - k if k >= n else k)
+        return a[reflect(i, h), reflect(j, w)]
+
+    taps = np.exp(-0.5 * (np.arange(-7, 8) / 20.0) ** 2)
+    taps /= taps.sum()
+    residual = np.zeros_like(gray)
+    for i in range(h):
+        for j in range(w):
+            blur = sum(taps[a + 7] * taps[b + 7] * at(gray, i + a, j + b) for a in range(-7, 8) for b in range(-7, 8))
+            residual[i, j] = gray[i, j] - blur
+
+    def response(name, i, j):
+        rows, cols = LAWS[name[:2]], LAWS[name[2:]]
+        total = sum(rows[a + 2] * cols[b + 2] * at(residual, i + a, j + b) for a in range(-2, 3) for b in range(-2, 3))
+        return total / 10
+
+    out = np.zeros((9, h, w))
+    for m, group in enumerate(TEM_MEASURES):
+        for i in range(h):
+            for j in range(w):
+                out[m, i, j] = sum(response(name, i, j) for name in group) / len(group)
+    return out
+
+
+def test_tem_equals_the_definition_on_a_small_pattern():
+    i, j = np.meshgrid(np.arange(10), np.arange(12), indexing="ij")
+    image = np.stack([((3 * i + 5 * j) % 7) / 6, (i % 3 == 0) * 0.8, np.full((10, 12), 0.25)])
+    out = features.get_extractor("tem")(torch.from_numpy(image).float()[None])[0].double().numpy()
+    np.testing.assert_allclose(out, tem_by_hand(image), atol=1e-5, rtol=1e-5)
+
+
+def test_tem_is_signed_and_zero_on_constants():
+    # Linear in the image (no rectification): the inverted image gives the negated features.
+    extractor = features.get_extractor("tem")
+    image = rand_image(30, 34)
+    torch.testing.assert_close(extractor(1 - image), -extractor(image), atol=1e-5, rtol=0)
+    assert extractor(torch.full((1, 3, 40, 40), 0.6)).abs().max() < 1e-4
+
+
+def test_tem_pairs_with_one_e5_vanish_on_a_main_diagonal_edge():
+    rows, cols = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    extractor = features.get_extractor("tem")
+    main = extractor(((cols - rows) > 0).float().expand(1, 3, 48, 48))[0]
+    anti = extractor(((cols + rows) > 47).float().expand(1, 3, 48, 48))[0]
+    k = torch.arange(10, 38)
+    one_e5 = [3, 6, 7]  # L5E5/E5L5, E5S5/S5E5, E5R5/R5E5
+    assert main[one_e5][:, k, k].abs().max() < 1e-5
+    assert anti[3, k, 47 - k].abs().min() > 1.0
+
+
+def test_tem_rejects_an_even_blur():
+    with pytest.raises(ValueError, match="mean_patch_size must be a positive odd integer, got 14"):
+        features.LawsTEM(mean_patch_size=14)
+
+
 # ------------------------------------------------------------------ steerable_g2h2: G1, G2, H2 filters
 def edge_images(size=33):
     ramp = (torch.arange(size) >= size // 2).float()
@@ -359,7 +431,7 @@ def test_steerable_g2h2_constant_image_gives_zero():
     assert out.abs().max() < 1e-5
 
 
-# ------------------------------------------------------------------ Laws' TEM
+# ------------------------------------------------------------------ tem_energy: Laws' classic TEM
 def test_laws_masks_are_the_outer_products():
     vectors = {
         "L5": [1, 4, 6, 4, 1],
@@ -375,7 +447,7 @@ def test_laws_masks_are_the_outer_products():
     assert all(masks[i].sum() == 0 for i, n in enumerate(names) if n != "L5L5")
 
 
-def test_tem_equals_scipy_reference():
+def test_tem_energy_equals_scipy_reference():
     from scipy import ndimage
 
     from fca_utils.core.ops import gaussian_blur
@@ -394,25 +466,25 @@ def test_tem_equals_scipy_reference():
     np.testing.assert_allclose(out[8], (energy("S5R5") + energy("R5S5")) / 2, rtol=1e-4, atol=1e-4)
 
 
-def test_tem_constant_image_is_zero():
-    out = features.get_extractor("tem")(torch.full((1, 3, 40, 40), 0.6))
+def test_tem_energy_constant_image_is_zero():
+    out = features.get_extractor("tem_energy")(torch.full((1, 3, 40, 40), 0.6))
     assert out.shape == (1, 9, 40, 40)
     assert out.abs().max() < 1e-4
 
 
-def test_tem_measures_are_rotation_invariant():
+def test_tem_energy_measures_are_rotation_invariant():
     # The nine measures are symmetric in the two mask directions, so rotating the image by
     # 90 degrees rotates the feature maps and keeps every channel in place.
-    extractor = features.get_extractor("tem")
+    extractor = features.get_extractor("tem_energy")
     image = rand_image(40, 40)
     rotated = extractor(torch.rot90(image, 1, dims=(-2, -1)))
     torch.testing.assert_close(rotated, torch.rot90(extractor(image), 1, dims=(-2, -1)), atol=1e-4, rtol=1e-4)
 
 
-def test_tem_pair_energy_does_not_cancel_on_diagonal_edges():
+def test_tem_energy_pairs_do_not_cancel_on_diagonal_edges():
     # Averaging the pair's energies (not its signed responses) keeps diagonal edges visible.
     yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
-    extractor = features.get_extractor("tem")
+    extractor = features.get_extractor("tem_energy")
     edges = [(xx >= 24), (xx + yy) > 47, (xx - yy) > 0]  # 90, 135 and 45 degree edges
     l5e5 = [extractor(e.float().expand(1, 3, 48, 48))[0, 3, 24, 24] for e in edges]
     assert l5e5[1] > 0.5 * l5e5[0] and l5e5[2] > 0.5 * l5e5[0]
@@ -621,7 +693,8 @@ def test_bad_inputs_are_rejected(image, error, pattern):
     "name, size, minimum",
     [
         ("efficientnet_lite0", 31, 32),
-        ("tem", 10, 16),
+        ("tem", 7, 8),
+        ("tem_energy", 10, 16),
         ("steerable", 2, 3),
         ("random_wrn50", 16, 32),
     ],

@@ -9,17 +9,21 @@ name                    C     stride  what it is
                                       43 orientations, each RGB channel (the authors' setting)
 ``steerable_g2h2``      32    1       G1, G2, H2 filters at 8 orientations on grayscale (our
                                       earlier deviation, kept for the fidelity report)
-``tem``                 9     1       Laws' texture energy measures
+``tem``                 9     1       Laws' nine signed 5x5 responses after local-mean removal
+                                      (the authors' setting)
+``tem_energy``          9     1       Laws' rectified, 15x15-averaged energies (the classic TEM,
+                                      our earlier deviation)
 ======================  ====  ======  ==============================================================
 
-All keep the input resolution (stride 1). Where the paper is silent, ``steerable``
-follows the authors' repository (``TArdelean/AnomalyLocalizationFCA``: the
-``SteerableExtractor`` of its ``feature_extractors.py`` with ``conf/fe/steerable.yaml``).
+All keep the input resolution (stride 1). Where the paper is silent, ``steerable`` and
+``tem`` follow the authors' repository (``TArdelean/AnomalyLocalizationFCA``: the
+classes of its ``feature_extractors.py`` with ``conf/fe/steerable.yaml`` and
+``conf/fe/ltem.yaml``).
 
 Examples
 --------
 >>> import torch
->>> LawsTextureEnergy()(torch.rand(1, 3, 64, 80)).shape
+>>> LawsTEM()(torch.rand(1, 3, 64, 80)).shape
 torch.Size([1, 9, 64, 80])
 >>> SteerablePyramid()(torch.rand(1, 3, 64, 80)).shape
 torch.Size([1, 129, 64, 80])
@@ -34,7 +38,7 @@ import torch.nn.functional as F
 from ..core.ops import gaussian_blur, reflect_pad, scale_features
 from .base import Extractor
 
-__all__ = ["Colors", "RandomProjections", "SteerablePyramid", "SteerableFilters", "LawsTextureEnergy",
+__all__ = ["Colors", "RandomProjections", "SteerablePyramid", "SteerableFilters", "LawsTEM", "LawsTextureEnergy",
            "steerable_filter", "laws_masks"]
 
 
@@ -400,8 +404,72 @@ def laws_masks() -> tuple[list[str], torch.Tensor]:
     return names, torch.stack(masks)
 
 
+class LawsTEM(Extractor):
+    """Laws' texture energy measures as the authors compute them, TEM (section 3.1, Table 1; [32]).
+
+    The paper names Laws' TEM [32] and nothing more; the rest is the authors'
+    ``LawTextureEnergyMeasure`` with ``conf/fe/ltem.yaml`` (``mean_patch_size: 15``):
+
+    1. Grayscale (mean of RGB) ``g``, minus its Gaussian blur of ``mean_patch_size`` taps
+       and ``sigma = 20`` (the authors' fixed value; with 15 taps the kernel is nearly a
+       box), reflect padding (:func:`fca_utils.core.ops.gaussian_blur`, torchvision's blur
+       as in their code).
+    2. The 16 masks of :func:`laws_masks`, applied as cross-correlations (``conv2d``, mask
+       not flipped, as theirs; for masks with one E5 factor that is minus the
+       convolution) with 2-pixel reflect padding, divided by 10.
+    3. The nine measures: E5E5, S5S5, R5R5 and the means of the symmetric pairs
+       (L5E5 + E5L5) / 2, (L5S5 + S5L5) / 2, (L5R5 + R5L5) / 2, (E5S5 + S5E5) / 2,
+       (E5R5 + R5E5) / 2, (S5R5 + R5S5) / 2, in this order.
+
+    The responses stay signed: no absolute value and no energy window, unlike Laws' TEM
+    (:class:`LawsTextureEnergy`, ``tem_energy``). A pair mean is the response to the
+    mask ``(AB + BA) / 2``, which is symmetric under transposition; for the three pairs
+    with one E5 its diagonal sums to zero as well, so they are zero on the line of an
+    edge along the main diagonal (top left to bottom right). ``(1, 3, H, W) -> (1, 9, H, W)``;
+    receptive field ``5 + 15 - 1 = 19`` pixels square (the 5x5 masks on the mean-removed
+    image, each of whose values depends on a 15x15 square).
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+    mean_patch_size : int
+        Odd number of taps of the blur removed in step 1 (the config's 15).
+    """
+
+    name = "tem"
+    stride = 1
+    channels = 9
+    description = (
+        "Laws' masks as the authors apply them: 9 signed 5x5 responses / 10 of the gray image minus its "
+        "15-tap sigma-20 blur; receptive field 19x19 (section 3.1, Table 1; conf/fe/ltem.yaml)"
+    )
+    #: Standard deviation of the blur of step 1, fixed in the authors' code.
+    MEAN_SIGMA = 20.0
+
+    def __init__(self, device=None, mean_patch_size: int = 15):
+        super().__init__(device)
+        if int(mean_patch_size) != mean_patch_size or mean_patch_size < 1 or mean_patch_size % 2 == 0:
+            raise ValueError(f"mean_patch_size must be a positive odd integer, got {mean_patch_size!r}")
+        self.mean_patch_size = int(mean_patch_size)
+        self.min_size = max(self.mean_patch_size, 5) // 2 + 1  # reflect padding needs a larger image
+        names, masks = laws_masks()
+        self.masks = masks[:, None].to(self.device)  # (16, 1, 5, 5)
+        self._measure_index = [[names.index(m) for m in group] for group in _LAWS_MEASURES]
+
+    def _features(self, x):
+        gray = _grayscale(x)
+        gray = gray - gaussian_blur(gray, self.mean_patch_size, self.MEAN_SIGMA)
+        responses = F.conv2d(reflect_pad(gray, 2), self.masks) / 10
+        return torch.stack([responses[:, idx].mean(dim=1) for idx in self._measure_index], dim=1)
+
+
 class LawsTextureEnergy(Extractor):
-    """Laws' texture energy measures, TEM (section 3.1, Table 1; Laws 1980 [32]).
+    """Laws' classic texture energy measures, rectified and averaged: our earlier deviation ([32]).
+
+    Before the authors' setting was followed (:class:`LawsTEM`, the ``tem`` of Table 1),
+    this package computed TEM as Laws did; it stays available as ``tem_energy`` to
+    measure what that changes. The authors' version keeps signed responses, removes a
+    15-tap blur with ``sigma = 20`` and divides by 10; this one:
 
     1. Grayscale (mean of RGB) ``g``; remove the local mean, ``g - G_sigma * g`` with a
        Gaussian of ``sigma = mean_sigma`` (31 taps for the default 5, reflect padding), which
@@ -429,13 +497,13 @@ class LawsTextureEnergy(Extractor):
         Odd side of the averaging window of step 3.
     """
 
-    name = "tem"
+    name = "tem_energy"
     stride = 1
     channels = 9
     description = (
         "Laws' texture energy: 9 rotation-invariant measures, local mean of |5x5 mask response| "
         "over 15x15 after local-mean removal; receptive field 19x19, 49x49 with the mean removal "
-        "(section 3.1, Table 1)"
+        "(Laws 1980; our earlier reading of section 3.1)"
     )
 
     def __init__(self, device=None, mean_sigma: float = 5.0, energy_window: int = 15):

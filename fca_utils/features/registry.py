@@ -12,7 +12,7 @@ import torch
 from . import weights
 from .base import Extractor, as_device, canonical_name
 from .cache import CachedExtractor
-from .handcrafted import Colors, LawsTextureEnergy, RandomProjections, SteerableFilters, SteerablePyramid
+from .handcrafted import Colors, LawsTEM, LawsTextureEnergy, RandomProjections, SteerableFilters, SteerablePyramid
 from .neural import (
     EfficientNetLite0,
     RandomEfficientNetLite0,
@@ -29,7 +29,8 @@ _REGISTRY = {
     "random": RandomProjections,
     "steerable": SteerablePyramid,
     "steerable_g2h2": SteerableFilters,
-    "tem": LawsTextureEnergy,
+    "tem": LawsTEM,
+    "tem_energy": LawsTextureEnergy,
     "vgg19": VGG19FirstConvs,
     "wide_resnet50_2": WideResNet50Layer2,
     "efficientnet_lite0": EfficientNetLite0,
@@ -84,7 +85,7 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
     **kwargs
         Options of the extractor class, e.g. ``seed`` for ``'random'`` and ``'random_wrn50'``,
         ``orientations`` and ``post_scale`` for ``'steerable'``, ``orientations`` for
-        ``'steerable_g2h2'``, ``download=True`` / ``download_timeout`` for the
+        ``'steerable_g2h2'``, ``mean_patch_size`` for ``'tem'``, ``download=True`` / ``download_timeout`` for the
         torchvision networks (ignored by the others, which need no download).
 
     Returns
