@@ -15,10 +15,24 @@ name                    C     stride  what it is
                                       our earlier deviation)
 ======================  ====  ======  ==============================================================
 
-All keep the input resolution (stride 1). Where the paper is silent, ``steerable`` and
-``tem`` follow the authors' repository (``TArdelean/AnomalyLocalizationFCA``: the
-classes of its ``feature_extractors.py`` with ``conf/fe/steerable.yaml`` and
-``conf/fe/ltem.yaml``).
+All keep the input resolution (stride 1). Where the paper is silent, the settings are
+those of the authors' repository (``TArdelean/AnomalyLocalizationFCA``): the classes of
+its ``feature_extractors.py`` configured by ``conf/fe/color.yaml``, ``random.yaml``,
+``steerable.yaml`` and ``ltem.yaml``.
+
+Feature scaling (Appendix E and the configs)
+--------------------------------------------
+The configs min-max scale every channel over the image right after extraction
+(``post_scale: True``) for the steerable pyramid, VGG and WideResNet, and not for colors
+(``post_scale: False``), random kernels and TEM (their classes have no such step).
+Appendix E scales the features to [0, 1] for the histogram, SWW and FCA statistics,
+while the authors' code does so only inside its histogram statistic, so there SWW and
+FCA saw unscaled colors, random-kernel and TEM features. The paper wins: every
+statistic here scales each channel to [0, 1] first
+(:func:`fca_utils.core.ops.prepare_features`). Min-max scaling is idempotent (up to its
+``1e-8`` guard), so whether an extractor scales its output changes no anomaly map; it
+only shows when features are used with ``scale=False``. ``steerable`` scales, as its
+config does; the other extractors here return unscaled values, as theirs do.
 
 Examples
 --------
@@ -56,7 +70,10 @@ def _convolve(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 class Colors(Extractor):
     """The colors themselves, ``F(I) = I`` (section 3.1, Table 1).
 
-    ``(1, 3, H, W) -> (1, 3, H, W)``; receptive field 1x1.
+    The authors' ``Colors`` with ``conf/fe/color.yaml`` (``post_scale: False``): the RGB
+    values in [0, 1], not min-max scaled; the statistics scale each channel themselves
+    (module docstring, "Feature scaling"). ``(1, 3, H, W) -> (1, 3, H, W)``; receptive
+    field 1x1.
     """
 
     name = "colors"
@@ -76,6 +93,12 @@ class RandomProjections(Extractor):
     normalized to unit L2 norm over their 75 values, ``k_i / ||k_i||_2``; the features are
     the correlations ``F_i(I) = k_i * I`` with reflect padding, so they keep the input
     resolution. ``(1, 3, H, W) -> (1, 128, H, W)``; receptive field 5x5.
+
+    This is the authors' ``RandomKernels`` with ``conf/fe/random.yaml``
+    (``projections: [[128, 1]]``, ``patch_size: 5``: one scale, no resampling), except
+    that the kernels come from a seeded generator instead of the global RNG. The config
+    does not min-max scale the output, nor does this extractor; the statistics scale
+    each channel themselves (module docstring, "Feature scaling").
 
     Parameters
     ----------
@@ -311,7 +334,7 @@ class SteerableFilters(Extractor):
     what that reading changes. The authors' code uses a complex steerable pyramid instead
     (``conf/fe/steerable.yaml``): 129 channels of 43 orientations per RGB channel against
     these 32 on grayscale, a radial band of 0.25 to 0.5 cycles per pixel, and no energy
-    channels.
+    channels. Not min-max scaled (the statistics scale each channel; module docstring).
 
     The grayscale image (mean of RGB) is convolved, with reflect padding, with the 9x9
     filters of :func:`steerable_filter` steered to ``K`` orientations
@@ -429,6 +452,11 @@ class LawsTEM(Extractor):
     receptive field ``5 + 15 - 1 = 19`` pixels square (the 5x5 masks on the mean-removed
     image, each of whose values depends on a 15x15 square).
 
+    Feature scaling: neither the config nor this extractor min-max scales; the
+    statistics scale each channel to [0, 1] (Appendix E;
+    :func:`fca_utils.core.ops.prepare_features`), which the authors' SWW and FCA did not
+    do for TEM: the paper wins (module docstring, "Feature scaling").
+
     Parameters
     ----------
     device : str or torch.device, optional
@@ -486,7 +514,8 @@ class LawsTextureEnergy(Extractor):
     L5L5 (the local brightness) is left out, as in Laws' rotation-invariant set. The masks
     are Laws' integers, unnormalized. ``(1, 3, H, W) -> (1, 9, H, W)``; each value depends
     on a ``(5 + energy_window - 1)``-pixel square (19x19), and through the mean removal on a
-    49x49 square (19 + 31 - 1) with the defaults.
+    49x49 square (19 + 31 - 1) with the defaults. Not min-max scaled (the statistics
+    scale each channel; module docstring, "Feature scaling").
 
     Parameters
     ----------
