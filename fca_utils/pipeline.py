@@ -63,6 +63,7 @@ def localize(
     statistic: str | None = None,
     reference: str | None = None,
     image_size: int | None = None,
+    antialias: bool | None = None,
 ) -> LocalizationResult:
     """Zero-shot anomaly map of one texture image (Eq. (1) with the paper's choices).
 
@@ -75,6 +76,9 @@ def localize(
         ImageNet weights are available, else the offline EfficientNet-Lite0; ``meta`` says which)
     device : None (CPU) or a torch device such as "cuda"
     patch_size, sigma_p, sigma_s, statistic, reference, image_size : override the preset
+    antialias : override the preset's resizing: False (every preset's default) is plain
+        bilinear interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``)
+        resizes; True low-pass filters the image when shrinking it
 
     Returns
     -------
@@ -83,7 +87,7 @@ def localize(
     preset = _resolve_preset(
         preset,
         dict(patch_size=patch_size, sigma_p=sigma_p, sigma_s=sigma_s, statistic=statistic,
-             reference=reference, image_size=image_size),
+             reference=reference, image_size=image_size, antialias=antialias),
     )
     device = torch.device(device) if device is not None else torch.device("cpu")
     seconds: dict[str, float] = {}
@@ -93,7 +97,7 @@ def localize(
     img = to_image_tensor(image).to(device)
     height, width = img.shape[-2:]
     if preset.image_size is not None:
-        img = resize(img, preset.image_size, antialias=True).clamp(0, 1)
+        img = resize(img, preset.image_size, antialias=preset.antialias).clamp(0, 1)
 
     extractor, backbone_info = features.resolve_backbone(backbone, device=device)
     _check_feature_size(extractor, preset, img.shape[-2:])

@@ -45,10 +45,31 @@ def test_ablation_rows_follow_table7():
     for row, spec in ablation.ABLATIONS.items():
         assert [spec.marks[k] for k in ("F", "R", "HR", "FCA")] == paper.loc[row, ["F", "R", "HR", "FCA"]].tolist()
     assert ablation.ABLATIONS["R"].overrides == {"reference": "mean"}
-    assert ablation.ABLATIONS["FCA"].overrides == {"statistic": "histogram"}
+    assert ablation.ABLATIONS["FCA"].overrides == {"statistic": "histogram", "sigma": 6.0, "bins": 10}
     assert ablation.ABLATIONS["HR"].method == "paper320"
     assert ablation.ABLATIONS["F"].random_features and not ablation.ABLATIONS["full"].random_features
     assert ablation.ABLATIONS["FCA"].marks["R"] is None  # "–" in the paper
+
+
+def test_fca_ablated_row_is_the_authors_histogram(tmp_path):
+    """conf/sc/hist.yaml: sigma 6, 10 bins, at the run's T; not the FCA preset's sigma_p."""
+    from fca_utils import metrics, statistics
+    from fca_utils.core.images import to_image_tensor
+    from fca_utils.core.methods import PRESETS
+    from fca_utils.evaluation.runs import configure
+
+    ds = _make_dataset(tmp_path / "data", size=64, n_defect=1, n_good=0)
+    spec = ablation.ABLATIONS["FCA"]
+    preset = configure(spec.method, ds, 64, 64, **spec.overrides)
+    t = ds.protocol.patch_size_for(64, 64)
+    assert (preset.statistic, preset.sigma, preset.bins, preset.patch_size) == ("histogram", 6.0, 10, t)
+    assert preset.sigma != PRESETS["paper"].sigma_p
+    run = ablation.run_ablation(ds, tmp_path / "maps", rows=("FCA",), backbone="colors", progress=False)["FCA"]
+    sample = next(ds.samples("stripes"))
+    expected = statistics.histogram(to_image_tensor(sample.image)[0], t, bins=10, sigma=6.0).numpy()
+    border = ds.protocol.border_for(64, 64)
+    assert run.metrics["stripes"]["au_pro"] == pytest.approx(
+        metrics.evaluate([expected], [sample.mask], border=border)["au_pro"], abs=1e-9)
 
 
 # ------------------------------------------------------------------------- feature cache
@@ -139,6 +160,15 @@ def test_run_ablation_on_a_small_dataset(tmp_path):
     assert both.loc["full", "PRO paper"] == pn.TABLE7[-1]["PRO"]
     per_class = ablation.ablation_class_table(runs, "pixel_auroc")
     assert list(per_class.index) == ["stripes", "mean"] and list(per_class.columns) == list(runs)
+    md = ablation.ablation_takeaway(runs)  # generated from the runs, nothing written by hand
+    best = max(runs, key=lambda r: runs[r].mean("au_pro"))
+    assert f"The best row is **{best}** ({100 * runs[best].mean('au_pro'):.2f})" in md
+    cost = 100 * (runs["full"].mean("au_pro") - runs["R"].mean("au_pro"))
+    paper_cost = pn.TABLE7[-1]["PRO"] - pn.TABLE7[1]["PRO"]
+    assert f"{abs(cost):.2f} PRO points on average (paper: {paper_cost:.2f})" in md
+    assert all(f"**{row} ablated**" in md for row in ("F", "R", "HR", "FCA"))
+    with pytest.raises(ValueError, match="full"):
+        ablation.ablation_takeaway({"R": runs["R"]})
     again = ablation.run_ablation(ds, tmp_path / "maps", rows=("R", "full"), backbone="efficientnet_lite0",
                                   progress=False)
     assert again["R"].computed == 0  # maps reused
@@ -178,6 +208,12 @@ def test_sensitivity_grid_records_table_and_cache(tmp_path, monkeypatch):
     assert list(table.index) == [f"T={base}, σ_s=1", f"T={base + 2}, σ_s=1"]
     rec = next(r for r in records if r["T"] == base and r["sigma_p"] == 3.0)
     assert table.loc[f"T={base}, σ_s=1", "σ_p=3"] == pytest.approx(100 * rec["au_pro"])
+
+    md = ablation.sensitivity_takeaway(records, records)
+    at_base = [100 * r["au_pro"] for r in records if r["T"] == base]
+    assert f"At T = {base}, σ_p moves the class-mean PRO by at most {max(at_base) - min(at_base):.2f} points" in md
+    best = max(records, key=lambda r: r["au_pro"] if r["sigma_p"] == 3.0 else -1)
+    assert f"the best window is T = {best['T']} ({100 * best['au_pro']:.2f})" in md
 
     absolute = ablation.sensitivity_grid(ds, t_values=(5,), sigma_p=(3.0,), sigma_s=(1.0,), backbone="colors",
                                          progress=False)
@@ -287,3 +323,71 @@ def test_shared_cache_between_ablation_and_grid(tmp_path):
     assert list(table.columns) == ["PRO", "AUROC"] and list(table.index) == ["R", "FCA", "full"]
     ablation.sensitivity_grid(ds, t_offsets=(0,), sigma_p=(3.0,), sigma_s=(1.0,), backbone=cached, progress=False)
     assert cached.misses == 1 and len(cached) == 1  # the caller's cache is reused and kept
+
+
+# ------------------------------------------------------------------------- fidelity report (notebook 05)
+def test_default_deviations_name_the_options_against_the_authors_defaults():
+    from fca_utils.paper import fidelity
+
+    by_row = {d.row: d for d in fidelity.DEVIATIONS}
+    assert by_row["antialiasing"].option == {"antialias": True} and by_row["antialiasing"].default == {}
+    assert (by_row["Laws' TEM"].default, by_row["Laws' TEM"].option) == ({"extractor": "tem"},
+                                                                         {"extractor": "tem_energy"})
+    assert (by_row["steerable filters"].default, by_row["steerable filters"].option) == (
+        {"extractor": "steerable"}, {"extractor": "steerable_g2h2"})
+    assert [by_row[r].option["knn_k"] for r in ("k-NN k=5", "k-NN k=20")] == [5, 20]
+    assert all(by_row[r].method == "paper320_knn" for r in ("k-NN k=5", "k-NN k=20"))
+    with pytest.raises(ValueError, match="kind"):
+        fidelity.Deviation("x", "other", {}, {}, "a", "b", "ours")
+    with pytest.raises(ValueError, match="extractor"):
+        fidelity.Deviation("x", "features", {}, {"extractor": "colors"}, "a", "b", "ours")
+
+
+def test_run_fidelity_measures_each_option_against_its_default(tmp_path):
+    from fca_utils.core.methods import Preset
+    from fca_utils.evaluation import tables
+    from fca_utils.evaluation.runs import run_method
+    from fca_utils.paper import experiments, fidelity
+
+    ds = _make_dataset(tmp_path / "data", size=96, n_defect=2, n_good=1)
+    small = Preset("small", 48, 3)                       # shrinks the 96 px images: antialiasing matters
+    small_knn = Preset("small_knn", 48, 3, reference="knn")
+    deviations = (
+        fidelity.Deviation("aa", "preset", {}, {"antialias": True}, "bilinear", "antialiased", "authors", small),
+        fidelity.Deviation("colors vs random", "features", {"extractor": "colors"}, {"extractor": "random"},
+                           "colors", "random", "ours"),
+        fidelity.Deviation("k=3", "preset", {}, {"knn_k": 3}, "k=10", "k=3", "ours", small_knn),
+    )
+    setting = experiments.Setting(image_size=32, patch_size=5, sigma=1.0, sigma_p=1.0, sigma_s=0.5)
+    records = fidelity.run_fidelity(ds, tmp_path / "maps", setting, deviations=deviations, backbone="colors",
+                                    progress=False)
+    assert [r["row"] for r in records] == ["aa", "colors vs random", "k=3"]
+    assert all(r["images"] == 3 for r in records)
+    aa = records[0]
+    plain = run_method(ds, small, tmp_path / "maps", backbone="colors", progress=False)
+    smooth = run_method(ds, small, tmp_path / "maps", backbone="colors", progress=False, antialias=True)
+    assert plain.computed == smooth.computed == 0  # the same maps, read back from the cache
+    assert (aa["pro_default"], aa["pro_option"]) == (plain.mean("au_pro"), smooth.mean("au_pro"))
+    assert aa["pro_default"] != aa["pro_option"]
+    grid = experiments.evaluate_grid(ds, {"c": features.get_extractor("colors"), "r": features.get_extractor("random")},
+                                     ["fca"], ["global"], setting, progress=False)
+    assert records[1]["pro_default"] == grid.mean("c", "fca", "global")
+    assert records[1]["pro_option"] == grid.mean("r", "fca", "global")
+
+    t = fidelity.fidelity_table(records)
+    assert list(t.columns) == ["default", "PRO default", "option", "PRO option", "Δ PRO points"]
+    assert list(t.index) == ["aa", "colors vs random", "k=3"]
+    assert t.loc["k=3", "Δ PRO points"] == pytest.approx(100 * (records[2]["pro_option"] - records[2]["pro_default"]))
+    text = tables.to_text(t)
+    assert "antialiased" in text and f"{100 * aa['pro_default']:.2f}" in text
+    delta = 100 * (aa["pro_option"] - aa["pro_default"])
+    assert f"{delta:+.2f}" in text
+
+    md = fidelity.fidelity_takeaway(records, noise=1.0)
+    assert all(f"**{r['row']}**" in md for r in records)
+    largest = max(records, key=lambda r: abs(r["pro_option"] - r["pro_default"]))
+    assert f"largest effect is **{largest['row']}**" in md
+    with pytest.raises(ValueError, match="unique"):
+        fidelity.run_fidelity(ds, tmp_path / "maps", setting, deviations=deviations[:1] * 2, backbone="colors")
+    with pytest.raises(ValueError, match="no records"):
+        fidelity.fidelity_takeaway([])

@@ -30,7 +30,7 @@ def with_spot(img, y=30, x=20, r=2, value=1.0):
 @pytest.mark.parametrize("statistic", demos.STATISTICS)
 def test_statistic_map_matches_the_preset_map(statistic):
     feats = torch.rand(4, 24, 20, generator=torch.Generator().manual_seed(0))
-    preset = Preset("x", None, 5, statistic=statistic, sigma_p=2.0, sigma_s=1.0)
+    preset = Preset("x", None, 5, statistic=statistic, sigma=2.0, sigma_p=2.0, sigma_s=1.0)
     expected = preset_map(feats, preset)
     got = demos.statistic_map(feats, statistic, patch_size=5, sigma_p=2.0, sigma_s=1.0)
     assert got.shape == (24, 20)

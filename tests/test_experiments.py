@@ -36,7 +36,7 @@ def test_preliminary_setting_is_the_papers_and_scales_consistently():
     q = s.scaled(64)
     assert q.patch_size == 7 and q.sigma == pytest.approx(1.5) and q.sigma_s == pytest.approx(0.75)
     assert s.scaled(48).patch_size == 5 and s.scaled(16).patch_size == 3  # odd, at least 3
-    assert "T=25" in s.describe() and "256" in s.describe()
+    assert "T=25" in s.describe() and "256" in s.describe() and "scored at mask resolution" in s.describe()
 
 
 @pytest.mark.parametrize("kwargs", [dict(patch_size=8), dict(patch_size=1), dict(sigma=0),
@@ -138,7 +138,7 @@ def test_select_samples_with_and_without_good_images(tiny_dataset):
 
 # ---------------------------------------------------------------- the grid
 
-def test_grid_scores_a_planted_defect_and_matches_a_manual_run(tiny_dataset):
+def test_grid_scores_a_planted_defect(tiny_dataset):
     ex = {"Colors": features.get_extractor("colors"), "TEM": features.get_extractor("tem")}
     grid = experiments.evaluate_grid(tiny_dataset, ex, ["moments", "fca"], ["global"], SMALL, progress=False)
     assert grid.extractors == {"Colors": "colors", "TEM": "tem"}
@@ -149,16 +149,45 @@ def test_grid_scores_a_planted_defect_and_matches_a_manual_run(tiny_dataset):
     assert len(grid.seconds[("TEM", "fca", "global")]) == 6
     assert grid.seconds_per_image("TEM", "fca", "global") > 0
 
-    # the same numbers by hand for one class
+
+def test_grid_scores_at_full_mask_resolution_after_the_border_crop(tiny_dataset):
+    """Section 4.1 and the authors' evaluate_experiment.py: each 32 px map is brought to its 64 px
+    mask, then the protocol's border (in mask pixels) is cropped from both before the metrics."""
+    ex = {"Colors": features.get_extractor("colors")}
+    grid = experiments.evaluate_grid(tiny_dataset, ex, ["fca"], ["global"], SMALL, classes=["a"], progress=False)
     maps, masks = [], []
     for entry in tiny_dataset.entries("a"):
         sample = tiny_dataset.load(entry)
-        feats = experiments.features_on_grid(ex["Colors"], sample.image, 32)
-        maps.append(statistics.fca(feats, 7, 1.5, 0.75).numpy())
-        masks.append(resize_mask(sample.mask, 32))
-    border = int(round(tiny_dataset.protocol.border_for(64, 64) * 32 / 64))
-    want = metrics.evaluate(maps, masks, border=border)
-    assert grid.metrics[("Colors", "fca", "global")]["a"]["au_pro"] == pytest.approx(want["au_pro"], abs=1e-12)
+        assert sample.mask.shape == (64, 64)
+        img = torch.nn.functional.interpolate(torch.from_numpy(np.array(sample.image)).permute(2, 0, 1)[None].float() / 255,
+                                              size=(32, 32), mode="bilinear", align_corners=False)
+        small = statistics.fca(img[0], 7, 1.5, 0.75).numpy()
+        maps.append(metrics.upsample_to(small, sample.mask.shape))
+        masks.append(sample.mask)
+    border = tiny_dataset.protocol.border_for(64, 64)
+    assert border == 6  # 10 % of the 64 px side (the protocol of a folder in MVTec AD layout)
+    maps = [metrics.crop_border(m, border) for m in maps]
+    masks = [metrics.crop_border(m, border) for m in masks]
+    got = grid.metrics[("Colors", "fca", "global")]["a"]
+    assert got["au_pro"] == pytest.approx(metrics.au_pro(maps, masks), abs=1e-12)
+    assert got["pixel_auroc"] == pytest.approx(metrics.pixel_auroc(maps, masks), abs=1e-12)
+
+
+def test_images_are_resized_without_antialiasing_unless_asked(tiny_dataset):
+    """The authors' op_utils.load_image_tensor: plain bilinear F.interpolate; antialias=True is an option."""
+    image = tiny_dataset.load(tiny_dataset.entries("a")[1]).image
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+    plain = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    colors = features.get_extractor("colors")
+    torch.testing.assert_close(experiments.features_on_grid(colors, image, 32), plain[0])
+    smooth = experiments.features_on_grid(colors, image, 32, antialias=True)
+    assert not torch.allclose(smooth, plain[0], atol=1e-3)
+    assert not Setting().antialias and not SMALL.antialias and not Setting.preliminary().antialias
+    a = experiments.evaluate_grid(tiny_dataset, {"Colors": colors}, ["fca"], ["global"], SMALL, classes=["a"],
+                                  progress=False)
+    b = experiments.evaluate_grid(tiny_dataset, {"Colors": colors}, ["fca"], ["global"],
+                                  Setting(**{**SMALL.__dict__, "antialias": True}), classes=["a"], progress=False)
+    assert a.metrics[("Colors", "fca", "global")]["a"]["au_pro"] != b.metrics[("Colors", "fca", "global")]["a"]["au_pro"]
 
 
 def test_grid_is_deterministic_and_skips_infeasible_all(tiny_dataset):

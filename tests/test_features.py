@@ -19,8 +19,10 @@ from fca_utils.features import weights
 OFFLINE = {  # name -> (channels, stride)
     "colors": (3, 1),
     "random": (128, 1),
-    "steerable": (32, 1),
+    "steerable": (129, 1),
+    "steerable_g2h2": (32, 1),
     "tem": (9, 1),
+    "tem_energy": (9, 1),
     "efficientnet_lite0": (152, 8),
     "random_wrn50": (512, 8),
 }
@@ -135,7 +137,224 @@ def test_random_wrn50_is_seeded_and_leaves_global_rng_alone():
     torch.testing.assert_close(a(image), b(image), rtol=0, atol=0)
 
 
-# ------------------------------------------------------------------ steerable filters
+# ------------------------------------------------------------------ Table 1's hand-crafted extractors
+def impulse_image(size=41):
+    """All zeros but the centre pixel, 1 in every color channel."""
+    image = torch.zeros(1, 3, size, size)
+    image[..., size // 2, size // 2] = 1.0
+    return image
+
+
+def support(response, tol=0.0):
+    """Height and width of the bounding box of the entries of a (C, H, W) map with |value| > tol."""
+    hit = (response.abs() > tol).any(0)
+    rows, cols = hit.any(1).nonzero()[:, 0], hit.any(0).nonzero()[:, 0]
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+def test_table1_registry_names_and_classes():
+    expected = {
+        "colors": features.Colors,
+        "random": features.RandomProjections,
+        "steerable": features.SteerablePyramid,
+        "steerable_g2h2": features.SteerableFilters,
+        "tem": features.LawsTEM,
+        "tem_energy": features.LawsTextureEnergy,
+    }
+    for name, cls in expected.items():
+        extractor = features.get_extractor(name)
+        assert type(extractor) is cls and extractor.name == name
+        assert name in features.available_extractors()
+
+
+@pytest.mark.parametrize("name, side", [("colors", 1), ("random", 5), ("tem", 5 + 15 - 1)])
+def test_receptive_field_is_the_support_of_the_impulse_response(name, side):
+    # colors: the pixel itself; random: one 5x5 kernel; tem: a 5x5 mask on the image minus
+    # its 15x15 blur, so 5 + 15 - 1 pixels.
+    out = features.get_extractor(name)(impulse_image())[0]
+    assert support(out) == (side, side)
+
+
+def test_steerable_receptive_field_is_the_whole_image_and_circular():
+    # Fourier-domain filtering: the impulse response reaches every border, and shifting the
+    # image circularly shifts the features (periodic boundary, as the authors' FFT).
+    extractor = features.SteerablePyramid(post_scale=False)
+    out = extractor(impulse_image(40))[0]
+    assert support(out, tol=1e-9) == (40, 40)
+    image = rand_image(32, 36)
+    shifted = extractor(torch.roll(image, (5, -7), dims=(-2, -1)))
+    torch.testing.assert_close(shifted, torch.roll(extractor(image), (5, -7), dims=(-2, -1)), atol=1e-6, rtol=0)
+    energy = out.pow(2).sum(0)
+    assert energy[20 - 6 : 21 + 6, 20 - 6 : 21 + 6].sum() > 0.99 * energy.sum()  # the docstring's 13x13
+
+
+# steerable: the complex steerable pyramid of conf/fe/steerable.yaml (o: 43, m: 1, scale_factor: 1)
+K = 43
+N = K - 1
+SQRT_CONST = math.sqrt(2 ** (2 * N) * math.factorial(N) ** 2 / (K * math.factorial(2 * N)))
+
+
+def radial_window(r):
+    """sqrt(Y (1 - Y)) with Y = cos^2(pi/2 clip(log2 r, -1, 0)): the band between r = 1/2 and 1."""
+    l = np.clip(np.log2(np.maximum(r, 1e-12)), -1.0, 0.0)
+    return np.abs(np.cos(np.pi / 2 * l) * np.sin(np.pi / 2 * l))
+
+
+def test_steerable_has_129_channels_at_full_resolution_band_major():
+    extractor = features.get_extractor("steerable")
+    assert (extractor.channels, extractor.stride, extractor.orientations) == (129, 1, 43)
+    image = rand_image(37, 50)
+    image[:, 1:] = 0.5  # only the red channel varies
+    raw = features.SteerablePyramid(post_scale=False)(image)[0]
+    assert raw.shape == (129, 37, 50)
+    assert (raw[0::3].std(dim=(1, 2)) > 1e-4).all()
+    assert raw[1::3].abs().max() < 1e-6 and raw[2::3].abs().max() < 1e-6
+
+
+def test_steerable_is_the_real_part_of_the_complex_band():
+    # The complex band of Portilla & Simoncelli: the spectrum times a one-sided angular
+    # window 2 sqrt(c) cos^n(theta - pi b/K) on |theta - pi b/K| < pi/2, the radial window
+    # and (-i)^n; inverse FFT; real part. Computed with numpy on the full FFT grid.
+    image = rand_image(30, 41, seed=3)
+    ours = features.SteerablePyramid(post_scale=False)(image)[0].double().numpy()
+    h, w = 30, 41
+    f_row, f_col = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    theta, r = np.arctan2(f_row, f_col), 2 * np.hypot(f_row, f_col)
+    for c in range(3):
+        spectrum = np.fft.fft2(image[0, c].double().numpy())
+        for b in (0, 7, 21, 30, 42):
+            delta = np.angle(np.exp(1j * (theta - np.pi * b / K)))  # wrapped to (-pi, pi]
+            window = 2 * SQRT_CONST * np.cos(delta) ** N * (np.abs(delta) < np.pi / 2) * radial_window(r)
+            band = np.fft.ifft2(spectrum * window * (-1j) ** N)
+            np.testing.assert_allclose(ours[3 * b + c], band.real, atol=2e-6)
+
+
+def test_steerable_values_on_a_cosine():
+    # A cosine of DFT frequency (5, 9)/32 comes out multiplied by the band's (real) mask:
+    # -sqrt(c) cos^42(theta - pi b/43) |sin(pi l)|/2, theta = atan2(5, 9), l = log2(2|f|).
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    wave = torch.cos(2 * math.pi * (5 * rows + 9 * cols) / 32)
+    amplitude = torch.tensor([0.4, 0.2, 0.1]).view(3, 1, 1)
+    image = (0.5 + amplitude * wave)[None]
+    out = features.SteerablePyramid(post_scale=False)(image)[0].view(K, 3, 32, 32)
+    theta = math.atan2(5, 9)
+    l = math.log2(2 * math.hypot(5 / 32, 9 / 32))
+    for b in range(K):
+        gain = -SQRT_CONST * math.cos(theta - math.pi * b / K) ** N * abs(math.sin(math.pi * l)) / 2
+        torch.testing.assert_close(out[b], gain * amplitude * wave, atol=2e-6, rtol=0)
+    assert out.abs().amax(dim=(1, 2, 3)).argmax() == round(theta / (math.pi / K))  # the nearest band, 7
+
+
+def test_steerable_bands_respond_most_to_their_own_orientation():
+    # A grating whose wave vector points at theta_b = pi b / 43 (x to the right, y down) at the
+    # band's peak frequency r = 2^(-1/2) excites band b more than any other band.
+    rows, cols = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    extractor = features.SteerablePyramid(post_scale=False)
+    frequency = 2**-0.5 / 2  # cycles per pixel
+    for b in range(K):
+        t = math.pi * b / K
+        grating = 0.5 + 0.4 * torch.cos(2 * math.pi * frequency * (math.cos(t) * cols + math.sin(t) * rows))
+        energy = extractor(grating.expand(1, 3, 64, 64))[0, 0::3].pow(2).mean(dim=(1, 2))
+        assert int(energy.argmax()) == b
+
+
+def test_steerable_pyramid_reconstructs_its_input_as_a_tight_frame():
+    extractor = features.SteerablePyramid()
+    images = torch.rand(2, 33, 40, generator=torch.Generator().manual_seed(5))
+    highpass, bands, lowpass = extractor.decompose(images)
+    assert highpass.shape == lowpass.shape == (2, 33, 40) and bands.shape == (2, 43, 33, 40)
+    torch.testing.assert_close(extractor.reconstruct(highpass, bands, lowpass), images, atol=1e-5, rtol=0)
+    energy = highpass.pow(2).sum() + bands.pow(2).sum() + lowpass.pow(2).sum()
+    torch.testing.assert_close(energy, images.pow(2).sum(), rtol=1e-5, atol=0)
+
+
+def test_steerable_is_min_max_scaled_per_channel_and_zero_on_constants():
+    from fca_utils.core.ops import scale_features
+
+    image = rand_image(40, 44)
+    raw = features.SteerablePyramid(post_scale=False)(image)[0]
+    scaled = features.get_extractor("steerable")(image)[0]
+    torch.testing.assert_close(scaled, scale_features(raw))
+    assert scaled.amin(dim=(1, 2)).abs().max() < 1e-6 and (scaled.amax(dim=(1, 2)) - 1).abs().max() < 1e-6
+    constant = features.SteerablePyramid(post_scale=False)(torch.full((1, 3, 20, 20), 0.3))
+    assert constant.abs().max() < 1e-6
+
+
+def test_steerable_rejects_bad_orientations():
+    with pytest.raises(ValueError, match="orientations must be a positive integer, got 0"):
+        features.SteerablePyramid(orientations=0)
+
+
+# tem: Laws' masks as conf/fe/ltem.yaml configures them (mean_patch_size: 15)
+LAWS = {"L5": [1, 4, 6, 4, 1], "E5": [-1, -2, 0, 2, 1], "S5": [-1, 0, 2, 0, -1], "R5": [1, -4, 6, -4, 1]}
+TEM_MEASURES = [("E5E5",), ("S5S5",), ("R5R5",), ("L5E5", "E5L5"), ("L5S5", "S5L5"), ("L5R5", "R5L5"),
+                ("E5S5", "S5E5"), ("E5R5", "R5E5"), ("S5R5", "R5S5")]
+
+
+def tem_by_hand(image):
+    """The authors' TEM of a (3, H, W) array, with loops: gray, minus its 15-tap sigma-20
+    Gaussian blur, Laws' 5x5 masks as cross-correlations / 10, pairs averaged; reflect
+    padding throughout."""
+    gray = image.mean(0)
+    h, w = gray.shape
+
+    def at(a, i, j):
+        reflect = lambda k, n: -k if k < 0 else (2 * (n - 1) - k if k >= n else k)
+        return a[reflect(i, h), reflect(j, w)]
+
+    taps = np.exp(-0.5 * (np.arange(-7, 8) / 20.0) ** 2)
+    taps /= taps.sum()
+    residual = np.zeros_like(gray)
+    for i in range(h):
+        for j in range(w):
+            blur = sum(taps[a + 7] * taps[b + 7] * at(gray, i + a, j + b) for a in range(-7, 8) for b in range(-7, 8))
+            residual[i, j] = gray[i, j] - blur
+
+    def response(name, i, j):
+        rows, cols = LAWS[name[:2]], LAWS[name[2:]]
+        total = sum(rows[a + 2] * cols[b + 2] * at(residual, i + a, j + b) for a in range(-2, 3) for b in range(-2, 3))
+        return total / 10
+
+    out = np.zeros((9, h, w))
+    for m, group in enumerate(TEM_MEASURES):
+        for i in range(h):
+            for j in range(w):
+                out[m, i, j] = sum(response(name, i, j) for name in group) / len(group)
+    return out
+
+
+def test_tem_equals_the_definition_on_a_small_pattern():
+    i, j = np.meshgrid(np.arange(10), np.arange(12), indexing="ij")
+    image = np.stack([((3 * i + 5 * j) % 7) / 6, (i % 3 == 0) * 0.8, np.full((10, 12), 0.25)])
+    out = features.get_extractor("tem")(torch.from_numpy(image).float()[None])[0].double().numpy()
+    np.testing.assert_allclose(out, tem_by_hand(image), atol=1e-5, rtol=1e-5)
+
+
+def test_tem_is_signed_and_zero_on_constants():
+    # Linear in the image (no rectification): the inverted image gives the negated features.
+    extractor = features.get_extractor("tem")
+    image = rand_image(30, 34)
+    torch.testing.assert_close(extractor(1 - image), -extractor(image), atol=1e-5, rtol=0)
+    assert extractor(torch.full((1, 3, 40, 40), 0.6)).abs().max() < 1e-4
+
+
+def test_tem_pairs_with_one_e5_vanish_on_a_main_diagonal_edge():
+    rows, cols = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    extractor = features.get_extractor("tem")
+    main = extractor(((cols - rows) > 0).float().expand(1, 3, 48, 48))[0]
+    anti = extractor(((cols + rows) > 47).float().expand(1, 3, 48, 48))[0]
+    k = torch.arange(10, 38)
+    one_e5 = [3, 6, 7]  # L5E5/E5L5, E5S5/S5E5, E5R5/R5E5
+    assert main[one_e5][:, k, k].abs().max() < 1e-5
+    assert anti[3, k, 47 - k].abs().min() > 1.0
+
+
+def test_tem_rejects_an_even_blur():
+    with pytest.raises(ValueError, match="mean_patch_size must be a positive odd integer, got 14"):
+        features.LawsTEM(mean_patch_size=14)
+
+
+# ------------------------------------------------------------------ steerable_g2h2: G1, G2, H2 filters
 def edge_images(size=33):
     ramp = (torch.arange(size) >= size // 2).float()
     vertical = ramp.view(1, 1, 1, size).expand(1, 3, size, size).clone()  # dark left, bright right
@@ -207,12 +426,12 @@ def test_steerable_equals_scipy_convolution():
     np.testing.assert_allclose(out[24 + 3], np.hypot(g2, h2), atol=1e-5)
 
 
-def test_steerable_constant_image_gives_zero():
-    out = features.get_extractor("steerable")(torch.full((1, 3, 20, 20), 0.3))
+def test_steerable_g2h2_constant_image_gives_zero():
+    out = features.get_extractor("steerable_g2h2")(torch.full((1, 3, 20, 20), 0.3))
     assert out.abs().max() < 1e-5
 
 
-# ------------------------------------------------------------------ Laws' TEM
+# ------------------------------------------------------------------ tem_energy: Laws' classic TEM
 def test_laws_masks_are_the_outer_products():
     vectors = {
         "L5": [1, 4, 6, 4, 1],
@@ -228,7 +447,7 @@ def test_laws_masks_are_the_outer_products():
     assert all(masks[i].sum() == 0 for i, n in enumerate(names) if n != "L5L5")
 
 
-def test_tem_equals_scipy_reference():
+def test_tem_energy_equals_scipy_reference():
     from scipy import ndimage
 
     from fca_utils.core.ops import gaussian_blur
@@ -247,25 +466,25 @@ def test_tem_equals_scipy_reference():
     np.testing.assert_allclose(out[8], (energy("S5R5") + energy("R5S5")) / 2, rtol=1e-4, atol=1e-4)
 
 
-def test_tem_constant_image_is_zero():
-    out = features.get_extractor("tem")(torch.full((1, 3, 40, 40), 0.6))
+def test_tem_energy_constant_image_is_zero():
+    out = features.get_extractor("tem_energy")(torch.full((1, 3, 40, 40), 0.6))
     assert out.shape == (1, 9, 40, 40)
     assert out.abs().max() < 1e-4
 
 
-def test_tem_measures_are_rotation_invariant():
+def test_tem_energy_measures_are_rotation_invariant():
     # The nine measures are symmetric in the two mask directions, so rotating the image by
     # 90 degrees rotates the feature maps and keeps every channel in place.
-    extractor = features.get_extractor("tem")
+    extractor = features.get_extractor("tem_energy")
     image = rand_image(40, 40)
     rotated = extractor(torch.rot90(image, 1, dims=(-2, -1)))
     torch.testing.assert_close(rotated, torch.rot90(extractor(image), 1, dims=(-2, -1)), atol=1e-4, rtol=1e-4)
 
 
-def test_tem_pair_energy_does_not_cancel_on_diagonal_edges():
+def test_tem_energy_pairs_do_not_cancel_on_diagonal_edges():
     # Averaging the pair's energies (not its signed responses) keeps diagonal edges visible.
     yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
-    extractor = features.get_extractor("tem")
+    extractor = features.get_extractor("tem_energy")
     edges = [(xx >= 24), (xx + yy) > 47, (xx - yy) > 0]  # 90, 135 and 45 degree edges
     l5e5 = [extractor(e.float().expand(1, 3, 48, 48))[0, 3, 24, 24] for e in edges]
     assert l5e5[1] > 0.5 * l5e5[0] and l5e5[2] > 0.5 * l5e5[0]
@@ -471,7 +690,14 @@ def test_bad_inputs_are_rejected(image, error, pattern):
 
 
 @pytest.mark.parametrize(
-    "name, size, minimum", [("efficientnet_lite0", 31, 32), ("tem", 10, 16), ("random_wrn50", 16, 32)]
+    "name, size, minimum",
+    [
+        ("efficientnet_lite0", 31, 32),
+        ("tem", 7, 8),
+        ("tem_energy", 10, 16),
+        ("steerable", 2, 3),
+        ("random_wrn50", 16, 32),
+    ],
 )
 def test_too_small_images_are_rejected(name, size, minimum):
     with pytest.raises(ValueError, match=f"{size}x{size}.*at least {minimum}x{minimum}"):

@@ -103,6 +103,27 @@ def test_presets_follow_the_paper():
     assert PRESETS["paper320_knn"].reference == "knn"
 
 
+def test_presets_follow_the_authors_code_where_the_paper_is_silent():
+    for preset in PRESETS.values():
+        assert preset.antialias is False  # op_utils.load_image_tensor: plain bilinear F.interpolate
+        assert (preset.sigma, preset.bins) == (6.0, 10)  # conf/sc/{moments,hist,sww}.yaml
+
+
+def test_resizing_is_plain_bilinear_unless_antialias_is_asked():
+    """paper320 on a 640 px image: the colors features are the image resized by F.interpolate (bilinear,
+    no antialiasing), as the authors' op_utils.load_image_tensor does; antialias=True is an option."""
+    img = (texture(640) * 255).astype(np.uint8)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    plain = torch.nn.functional.interpolate(x, size=(320, 320), mode="bilinear", align_corners=False)[0]
+    r = localize(img, preset="paper320", backbone="colors")
+    expected = statistics.fca(plain, 3, 3.0, 1.0).numpy()
+    np.testing.assert_allclose(r.feature_scores, expected, rtol=1e-5, atol=1e-7)
+    assert r.meta["params"]["antialias"] is False
+    smooth = localize(img, preset="paper320", backbone="colors", antialias=True)
+    assert smooth.meta["params"]["antialias"] is True
+    assert not np.allclose(smooth.feature_scores, expected, rtol=1e-3, atol=1e-5)
+
+
 @pytest.mark.parametrize("fn", [statistics.fca, statistics.sww, statistics.histogram, statistics.moments, baselines.aota])
 @pytest.mark.parametrize("channels", [1, 512])
 def test_statistics_keep_dtype_device_and_accept_any_channel_count(fn, channels):

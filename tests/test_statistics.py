@@ -99,3 +99,13 @@ def test_patch_reference_uses_the_chosen_windows():
     ]
     expected = np.mean([literal.fca(feats.numpy(), 3, 1.0, 1.0, ref=w) for w in windows], axis=0)
     assert_close(statistics.fca(feats, 3, 1.0, 1.0, reference=ref, backend="torch"), expected)
+
+
+def test_default_spatial_sigmas_are_the_authors_configuration():
+    """conf/sc/sww.yaml, moments.yaml, hist.yaml: sigma 6.0 (hist.yaml: 10 bins); conf/sc/fca.yaml: 3.0 / 1.0."""
+    feats = random_feats(3, 12, 13, seed=5)
+    torch.testing.assert_close(statistics.sww(feats, 5), statistics.sww(feats, 5, sigma=6.0))
+    assert not torch.allclose(statistics.sww(feats, 5), statistics.sww(feats, 5, sigma=3.0))
+    torch.testing.assert_close(statistics.moments(feats, 5), statistics.moments(feats, 5, sigma=6.0))
+    torch.testing.assert_close(statistics.histogram(feats, 5), statistics.histogram(feats, 5, bins=10, sigma=6.0))
+    torch.testing.assert_close(statistics.fca(feats, 5), statistics.fca(feats, 5, sigma_p=3.0, sigma_s=1.0))

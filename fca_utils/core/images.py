@@ -115,7 +115,7 @@ def _gray_to_rgb(t: torch.Tensor) -> torch.Tensor:
     return t.expand(3, -1, -1).contiguous() if t.shape[0] == 1 else t
 
 
-def resize_image(image, size: int, device=None, *, antialias: bool = True) -> torch.Tensor:
+def resize_image(image, size: int, device=None, *, antialias: bool = False) -> torch.Tensor:
     """Any image :func:`to_image_tensor` accepts, as a ``(1, 3, size, size)`` float tensor in [0, 1].
 
     Bilinear resampling (:func:`fca_utils.core.ops.resize`), clamped back to [0, 1];
@@ -126,7 +126,9 @@ def resize_image(image, size: int, device=None, *, antialias: bool = True) -> to
     image : path, PIL image, numpy array or tensor
     size : side of the square result
     device : where the result lives (``None``: CPU)
-    antialias : low-pass filter when shrinking, as :func:`fca_utils.localize` does
+    antialias : low-pass filter when shrinking. False (default): plain bilinear
+        interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``) resizes and
+        as every preset of :func:`fca_utils.localize` does by default
     """
     img = to_image_tensor(image).to("cpu" if device is None else device)
     if tuple(img.shape[-2:]) == (size, size):

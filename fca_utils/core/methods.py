@@ -17,6 +17,15 @@ paper320        320 x 320        3   median    FCA
 paper320_knn    320 x 320        3   k-NN      FCA
 aota            320 x 320        3   k-NN      local mean (Aota et al.)
 ============== ================ === ========= ===================================
+
+Where the paper is silent, the presets do what the authors' public code does
+(repository ``TArdelean/AnomalyLocalizationFCA``): images are resized with plain
+bilinear interpolation, no antialiasing (``op_utils.py``, ``load_image_tensor``:
+``F.interpolate(..., mode='bilinear')``); FCA's per-window smoothing is a 5 x 5
+Gaussian (``sc_methods.py``, ``ScFCA(k_s=5)``); moments, histogram and SWW weight the
+window with a Gaussian of sigma 6 whatever the window size, and the histogram has 10
+bins (``conf/sc/moments.yaml``, ``conf/sc/hist.yaml``, ``conf/sc/sww.yaml``:
+``sigma: 6.0``; ``hist.yaml``: ``bins: 10``).
 """
 from __future__ import annotations
 
@@ -65,7 +74,7 @@ REFERENCES = ("median", "mean", "random", "knn")
 
 
 def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9, reference=None, *,
-                sigma: float | None = None, sigma_p: float = 3.0, sigma_s: float | None = 1.0, bins: int = 10,
+                sigma: float = 6.0, sigma_p: float = 3.0, sigma_s: float | None = 1.0, bins: int = 10,
                 aota_k: int = 400) -> torch.Tensor:
     """``S(x, y, F, R)`` of one statistic from :data:`STATISTICS` on a ``(C, h, w)`` feature map.
 
@@ -77,11 +86,11 @@ def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9
     reference : what the statistic accepts (:data:`fca_utils.core.reference.Reference`);
         None is the median of Eq. (7) for SWW and FCA and the global average for moments
         and histogram
-    sigma : spatial Gaussian of moments, histogram and SWW (default: ``sigma_p``, as the
-        presets use it)
-    sigma_p, sigma_s : FCA's window weights and per-window smoothing (``sigma_s=None``:
-        Eq. (5) without smoothing)
-    bins : histogram bins (10, Appendix E)
+    sigma : spatial Gaussian of moments, histogram and SWW (6, the authors'
+        ``conf/sc/moments.yaml``, ``hist.yaml`` and ``sww.yaml``)
+    sigma_p, sigma_s : FCA's window weights and per-window smoothing (3 and 1, Sec. 3.4 and
+        ``conf/sc/fca.yaml``; ``sigma_s=None``: Eq. (5) without smoothing)
+    bins : histogram bins (10, Appendix E and ``conf/sc/hist.yaml``)
     aota_k : neighbours of the Aota et al. baseline (capped at the number of pixels)
 
     Returns
@@ -96,7 +105,7 @@ def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; expected one of {list(STATISTICS)}")
     spec = STATISTICS[statistic]
-    values = dict(sigma=sigma_p if sigma is None else sigma, sigma_p=sigma_p, sigma_s=sigma_s, bins=int(bins),
+    values = dict(sigma=sigma, sigma_p=sigma_p, sigma_s=sigma_s, bins=int(bins),
                   aota_k=min(int(aota_k), feats.shape[-1] * feats.shape[-2]))
     kwargs = {arg: values[source] for arg, source in spec.params.items()}
     if spec.uses_reference:
@@ -127,20 +136,59 @@ def make_reference(feats: torch.Tensor, kind: str = "median", patch_size: int = 
 
 @dataclass(frozen=True)
 class Preset:
-    """A full configuration of the framework of Eq. (1)."""
+    """A full configuration of the framework of Eq. (1).
+
+    Attributes
+    ----------
+    name : str
+    image_size : int or None
+        Side the image is resized to before feature extraction; None runs at the
+        input's own resolution (Sec. 3.4).
+    patch_size : int
+        Odd window side T (9 at full resolution, 3 at 320 x 320, Sec. 3.4).
+    statistic, reference : str
+        Names of :data:`STATISTICS` and :data:`REFERENCES`.
+    sigma_p, sigma_s : float
+        FCA's window weights and per-window smoothing (3 and 1, Sec. 3.4,
+        ``conf/sc/fca.yaml``); ``sigma_s=None`` is Eq. (5) without smoothing.
+    sigma : float
+        Spatial Gaussian of moments, histogram and SWW (6, ``conf/sc/moments.yaml``,
+        ``hist.yaml``, ``sww.yaml``; the paper gives sigma = 6 only for the preliminary
+        experiment, Appendix E).
+    bins : int
+        Histogram bins (10, Appendix E, ``conf/sc/hist.yaml``).
+    antialias : bool
+        Low-pass filter the image when shrinking it to ``image_size``. False: plain
+        bilinear interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``)
+        resizes; True is an option that deviates from it.
+    knn_k : int
+        Neighbours of the k-NN reference (the paper does not give k and the authors' code
+        has no k-NN reference; 10 is our choice, ``docs/fidelity.md``).
+    knn_method : "exact", "approx" or "auto" (exact while affordable, see
+        :func:`fca_utils.core.reference.knn_method`)
+    random_k : int
+        Windows of the random reference (Table 2).
+    aota_k : int
+        Neighbours of the Aota et al. baseline.
+    output_blur : float or None
+        Sigma (pixels) of a final blur at ``image_size``, as in Aota et al.
+    """
 
     name: str
-    image_size: int | None  # None: run at the input's own resolution
+    image_size: int | None
     patch_size: int
-    statistic: str = "fca"  # a name of STATISTICS
-    reference: str = "median"  # a name of REFERENCES
+    statistic: str = "fca"
+    reference: str = "median"
     sigma_p: float = 3.0
     sigma_s: float | None = 1.0
+    sigma: float = 6.0
+    bins: int = 10
+    antialias: bool = False
     knn_k: int = 10
-    knn_method: str = "auto"  # exact | approx | auto (exact while affordable, see reference.knn_method)
+    knn_method: str = "auto"
     random_k: int = 1
     aota_k: int = 400
-    output_blur: float | None = None  # sigma (pixels) of a final blur at image_size, as in Aota et al.
+    output_blur: float | None = None
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
@@ -170,5 +218,5 @@ def preset_map(feats: torch.Tensor, preset: Preset) -> torch.Tensor:
     if STATISTICS[preset.statistic].uses_reference:
         ref = make_reference(feats, preset.reference, preset.patch_size, knn_k=preset.knn_k,
                              knn_method=preset.knn_method, random_k=preset.random_k)
-    return anomaly_map(feats, preset.statistic, preset.patch_size, ref, sigma_p=preset.sigma_p,
-                       sigma_s=preset.sigma_s, aota_k=preset.aota_k)
+    return anomaly_map(feats, preset.statistic, preset.patch_size, ref, sigma=preset.sigma, sigma_p=preset.sigma_p,
+                       sigma_s=preset.sigma_s, bins=preset.bins, aota_k=preset.aota_k)

@@ -26,6 +26,9 @@ scores comparable between reference sets of different sizes.
 Equal values inside a window (common at the borders, where reflect padding
 repeats pixels) are ranked by their position in the window (row-major, a stable
 sort), so the rank-to-pixel correspondence of Eqs. (4) and (5) is well defined.
+The paper does not say how ties are ordered, and the authors' ``sc_methods.py``
+sorts with ``torch.sort`` (not stable: the order of ties is left to the device);
+``docs/fidelity.md`` lists this among the choices that are ours.
 
 The implementations here are the straightforward PyTorch ones (unfold, sort,
 gather, fold), processed in chunks of window rows so memory stays bounded; the
@@ -85,6 +88,10 @@ def moments(
     local moments over the whole map; a :class:`~fca_utils.core.reference.PatchReference`
     uses the local moments of the chosen windows (averaging the scores over them).
 
+    The defaults ``powers=(1, 2, 3, 4)`` and ``sigma=6`` are the authors'
+    (``conf/sc/moments.yaml``; sigma = 6 is also Appendix E's value for the preliminary
+    experiment).
+
     Returns
     -------
     (H, W) tensor.
@@ -140,6 +147,9 @@ def histogram(
     histograms); a :class:`~fca_utils.core.reference.PatchReference` compares with the
     local histograms of the chosen windows and averages the distances.
 
+    The defaults ``bins=10`` (Appendix E) and ``sigma=6`` are the authors'
+    (``conf/sc/hist.yaml``: ``bins: 10``, ``sigma: 6.0``, used whatever the window size).
+
     Returns
     -------
     (H, W) tensor.
@@ -178,7 +188,7 @@ def _reference_vectors(local: torch.Tensor, reference: Reference, t: int, name: 
 def sww(
     feats,
     patch_size: int = 9,
-    sigma: float = 3.0,
+    sigma: float = 6.0,
     reference: Reference = None,
     *,
     scale: bool = True,
@@ -198,7 +208,8 @@ def sww(
     ----------
     feats : (C, H, W) tensor
     patch_size : odd T (9 at full resolution, 3 at 320x320, 25 in Tables 1-2)
-    sigma : sigma_w of the spatial weights
+    sigma : sigma_w of the spatial weights (6: the authors' ``conf/sc/sww.yaml``,
+        ``sigma: 6.0``, used whatever the window size; Appendix E's value for Tables 1-2)
     reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
         PatchReference or NearestReference
     backend : "auto" (the numba kernels of :mod:`fca_utils.core.kernels` for CPU
@@ -252,8 +263,11 @@ def fca(
     ----------
     feats : (C, H, W) tensor
     patch_size : odd T >= 3 (9 at full resolution, 3 at 320x320, 25 in Tables 1-2)
-    sigma_p : sigma of the window weights (3 by default; 6 in the preliminary experiments)
-    sigma_s : sigma of the per-window smoothing (1 by default; 3 in the preliminary experiments)
+    sigma_p : sigma of the window weights (3, Sec. 3.4 and the authors' ``conf/sc/fca.yaml``;
+        6 in the preliminary experiments, Appendix E)
+    sigma_s : sigma of the per-window smoothing (1, Sec. 3.4 and ``conf/sc/fca.yaml``; 3 in the
+        preliminary experiments); its 5 x 5 kernel is the authors' (``sc_methods.py``,
+        ``ScFCA(k_s=5)``)
     reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor,
         PatchReference or NearestReference
     backend : "auto" (the numba kernels of :mod:`fca_utils.core.kernels` for CPU

@@ -1,8 +1,9 @@
 """F of Eq. (1): feature extractors, hand-crafted and neural, and their weights.
 
 Modules: :mod:`.base` (the :class:`Extractor` interface and its input checks),
-:mod:`.handcrafted` (colors, random projections, steerable filters, Laws' TEM;
-section 3.1, Table 1), :mod:`.neural` (VGG19, WideResNet-50-2 of section 3.4, their
+:mod:`.handcrafted` (colors, random projections, the steerable pyramid, Laws' TEM of
+section 3.1 and Table 1 as the authors configure them, and our earlier readings
+``steerable_g2h2`` and ``tem_energy``), :mod:`.neural` (VGG19, WideResNet-50-2 of section 3.4, their
 random-init counterparts of Table 7, the offline EfficientNet-Lite0), :mod:`.weights`
 (torchvision's ImageNet weight files and the offline rule), :mod:`.cache`
 (:class:`CachedExtractor`) and :mod:`.registry` (extractors by name, the choice of the
@@ -18,9 +19,11 @@ from .base import Extractor
 from .cache import CachedExtractor
 from .handcrafted import (
                      Colors,
+                     LawsTEM,
                      LawsTextureEnergy,
                      RandomProjections,
                      SteerableFilters,
+                     SteerablePyramid,
                      laws_masks,
                      steerable_filter,
 )
@@ -43,8 +46,9 @@ from .registry import (
 from .weights import MissingWeightsError, weights_path
 
 __all__ = [
-    "MissingWeightsError", "needs_download", "Extractor", "Colors", "RandomProjections", "SteerableFilters",
-    "LawsTextureEnergy", "VGG19FirstConvs", "WideResNet50Layer2", "RandomWideResNet50Layer2", "EfficientNetLite0",
+    "MissingWeightsError", "needs_download", "Extractor", "Colors", "RandomProjections", "SteerablePyramid",
+    "SteerableFilters", "LawsTEM", "LawsTextureEnergy", "VGG19FirstConvs", "WideResNet50Layer2",
+    "RandomWideResNet50Layer2", "EfficientNetLite0",
     "RandomEfficientNetLite0", "CachedExtractor", "steerable_filter", "laws_masks", "load_efficientnet_lite0",
     "get_extractor", "available_extractors", "resolve_backbone", "random_counterpart", "weights_path",
     "clear_cache", "weights",

@@ -3,7 +3,9 @@
 Every extractor is a callable :class:`Extractor`: it takes a ``(1, 3, H, W)`` float
 tensor with values in [0, 1] on any device and returns ``(1, C, h, w)`` float32 features
 on the same device, with ``h = ceil(H / stride)`` and ``w = ceil(W / stride)``. Outputs
-are *not* min-max scaled; the statistics do that themselves (Appendix E).
+are not min-max scaled, except ``steerable``'s, whose config scales them
+(:mod:`.handcrafted`, "Feature scaling"); the statistics scale every channel to [0, 1]
+themselves (Appendix E), so this changes no anomaly map.
 """
 from __future__ import annotations
 

@@ -36,6 +36,12 @@ class VGG19FirstConvs(Extractor):
     give the 5x5 effective receptive field the paper states.
     ``(1, 3, H, W) -> (1, 128, H, W)``.
 
+    Feature scaling: the authors' config (``conf/fe/vgg.yaml``, ``post_scale: True``)
+    min-max scales each channel after extraction; this extractor returns the raw
+    responses and the statistics scale each channel to [0, 1] (Appendix E;
+    :func:`fca_utils.core.ops.prepare_features`), which gives the same values, min-max
+    scaling being idempotent.
+
     Parameters
     ----------
     device : str or torch.device, optional
@@ -89,6 +95,8 @@ class WideResNet50Layer2(Extractor):
     convolutional block"), run at the full image resolution (no resizing).
     ``(1, 3, H, W) -> (1, 512, ceil(H/8), ceil(W/8))``; theoretical receptive field 91x91.
     Parameters and errors as :class:`VGG19FirstConvs` (weights ``weights_path('wide_resnet50_2')``).
+    Feature scaling as :class:`VGG19FirstConvs`: the config (``conf/fe/wide.yaml``,
+    ``post_scale: True``) scales after extraction, the statistics do it here.
     """
 
     name = "wide_resnet50_2"

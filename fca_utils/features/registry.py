@@ -12,7 +12,7 @@ import torch
 from . import weights
 from .base import Extractor, as_device, canonical_name
 from .cache import CachedExtractor
-from .handcrafted import Colors, LawsTextureEnergy, RandomProjections, SteerableFilters
+from .handcrafted import Colors, LawsTEM, LawsTextureEnergy, RandomProjections, SteerableFilters, SteerablePyramid
 from .neural import (
     EfficientNetLite0,
     RandomEfficientNetLite0,
@@ -27,8 +27,10 @@ __all__ = ["get_extractor", "available_extractors", "needs_download", "clear_cac
 _REGISTRY = {
     "colors": Colors,
     "random": RandomProjections,
-    "steerable": SteerableFilters,
-    "tem": LawsTextureEnergy,
+    "steerable": SteerablePyramid,
+    "steerable_g2h2": SteerableFilters,
+    "tem": LawsTEM,
+    "tem_energy": LawsTextureEnergy,
     "vgg19": VGG19FirstConvs,
     "wide_resnet50_2": WideResNet50Layer2,
     "efficientnet_lite0": EfficientNetLite0,
@@ -82,7 +84,8 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
         Where the computation runs; ``None`` means CPU.
     **kwargs
         Options of the extractor class, e.g. ``seed`` for ``'random'`` and ``'random_wrn50'``,
-        ``orientations`` for ``'steerable'``, ``download=True`` / ``download_timeout`` for the
+        ``orientations`` and ``post_scale`` for ``'steerable'``, ``orientations`` for
+        ``'steerable_g2h2'``, ``mean_patch_size`` for ``'tem'``, ``download=True`` / ``download_timeout`` for the
         torchvision networks (ignored by the others, which need no download).
 
     Returns

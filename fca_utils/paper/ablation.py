@@ -6,20 +6,31 @@ Two experiments of the paper's supplementary material, as reusable loops:
   with one component ablated at a time (:data:`ABLATIONS`, :func:`run_ablation`,
   :func:`ablation_table`):
 
-  ====  ==================================================================  ============================
+  ====  ==================================================================  ====================================
   row   what replaces the component                                         how it is run here
-  ====  ==================================================================  ============================
+  ====  ==================================================================  ====================================
   F     the same network with random weights (no ImageNet pretraining)      :func:`random_counterpart`
-  R     the mean of all feature patches instead of the median (Eq. 7)       ``reference="mean"``
+  R     the mean of all feature patches instead of the median (Eq. 7)       ``reference="mean"`` (our reading)
   HR    320 x 320 instead of full resolution                                preset ``"paper320"``
-  FCA   EMD between patch histograms, global histogram as reference (Eq. 3) ``statistic="histogram"``
+  FCA   EMD between patch histograms, global histogram as reference (Eq. 3) ``statistic="histogram"``, sigma 6,
+                                                                            10 bins (the authors' histogram)
   full  the final method (WideResNet-50-2, median, full resolution, FCA)    preset ``"paper"``
-  ====  ==================================================================  ============================
+  ====  ==================================================================  ====================================
+
+  The "FCA ablated" row runs the histogram as the authors configure it
+  (``conf/sc/hist.yaml``: ``sigma: 6.0``, ``bins: 10``, with the run's window T), not with
+  the FCA preset's sigma_p. The authors' code has no "mean" reference
+  (``sc_methods.py``, ``get_reference``: median or random), so row R is our reading of
+  Appendix D.1: :func:`fca_utils.core.reference.mean`, the average of the T x T tiles,
+  sorted (``docs/fidelity.md``).
 
 - **Figure 9** (Appendix D.2, "Sensitivity to parameters"): AU-PRO for
   ``T in {7, 9, 11}`` and a grid of ``sigma_p`` and ``sigma_s`` (:func:`sensitivity_grid`,
   :func:`sensitivity_table`). The paper gives no numbers for this figure and does not
   state the sigma ranges it swept.
+
+:func:`ablation_takeaway` and :func:`sensitivity_takeaway` write the notebook's takeaway
+as Markdown from the results, so that no number in it is written by hand.
 
 Features are the expensive part on a CPU; :class:`CachedExtractor` keeps the features
 of every image it has seen, so the ablations that only change ``S`` or ``R`` (and every
@@ -56,11 +67,15 @@ from ..pipeline import localize
 from . import numbers as pn
 
 __all__ = [
-    "Ablation", "ABLATIONS", "run_ablation", "ablation_table", "ablation_class_table",
-    "sensitivity_grid", "sensitivity_table", "sensitivity_array",
+    "Ablation", "ABLATIONS", "HISTOGRAM_ROW", "run_ablation", "ablation_table", "ablation_class_table",
+    "sensitivity_grid", "sensitivity_table", "sensitivity_array", "ablation_takeaway", "sensitivity_takeaway",
 ]
 
 _MARKS = ("F", "R", "HR", "FCA")
+
+#: Row "FCA ablated": the histogram statistic as the authors configure it (``conf/sc/hist.yaml``:
+#: ``sigma: 6.0``, ``bins: 10``; Appendix E: 10 bins), whatever the FCA preset's sigma_p.
+HISTOGRAM_ROW = {"statistic": "histogram", "sigma": 6.0, "bins": 10}
 
 
 # ---------------------------------------------------------------------------------------
@@ -77,7 +92,9 @@ class Ablation:
     method : str
         Preset of :data:`fca_utils.core.methods.PRESETS` the row runs.
     overrides : dict
-        Preset parameters changed for the row (passed to :func:`fca_utils.evaluation.runs.run_method`).
+        Preset parameters changed for the row: :func:`fca_utils.evaluation.runs.run_method`
+        applies them on top of the dataset protocol's configuration of ``method``
+        (:func:`fca_utils.evaluation.runs.configure`), so they win over both.
     random_features : bool
         Whether the row uses the randomly initialized counterpart of the backbone.
     marks : dict
@@ -95,12 +112,17 @@ class Ablation:
     description: str = ""
 
 
-def _marks(row: str) -> dict:
+def _paper_row(row: str) -> dict:
+    """The paper's Table 7 row (marks, PRO, AUROC) in which component ``row`` is ablated (or ``"full"``)."""
     for paper_row in pn.TABLE7:
         ablated = next((k for k in _MARKS if paper_row[k] is False), "full")
         if ablated == row:
-            return {k: paper_row[k] for k in _MARKS}
+            return paper_row
     raise KeyError(row)
+
+
+def _marks(row: str) -> dict:
+    return {k: _paper_row(row)[k] for k in _MARKS}
 
 
 #: The five rows of Table 7, in the paper's order.
@@ -108,7 +130,7 @@ ABLATIONS: dict[str, Ablation] = {
     "F": Ablation("F", "paper", {}, True, _marks("F"), pn.TABLE7_ABLATIONS["F"]),
     "R": Ablation("R", "paper", {"reference": "mean"}, False, _marks("R"), pn.TABLE7_ABLATIONS["R"]),
     "HR": Ablation("HR", "paper320", {}, False, _marks("HR"), pn.TABLE7_ABLATIONS["HR"]),
-    "FCA": Ablation("FCA", "paper", {"statistic": "histogram"}, False, _marks("FCA"), pn.TABLE7_ABLATIONS["FCA"]),
+    "FCA": Ablation("FCA", "paper", dict(HISTOGRAM_ROW), False, _marks("FCA"), pn.TABLE7_ABLATIONS["FCA"]),
     "full": Ablation("full", "paper", {}, False, _marks("full"),
                      "final method: ImageNet features, median reference (Eq. 7), full resolution, FCA (Eq. 5)"),
 }
@@ -341,3 +363,72 @@ def sensitivity_table(records: list[dict], metric: str = "au_pro", title: str = 
             rows[f"{label}, σ_s={_fmt(ss)}"] = [None if np.isnan(v) else 100 * float(v) for v in values[i, :, k]]
     return table(rows, [f"σ_p={_fmt(sp)}" for sp in sps], title=title or f"Figure 9 grid ({metric}, %)",
                  index_name="T, σ_s")
+
+
+# ---------------------------------------------------------------------------------------
+# Takeaways generated from the results (notebook 05)
+# ---------------------------------------------------------------------------------------
+def ablation_takeaway(runs: dict[str, MethodRun], noise: float = 2.0) -> str:
+    """Markdown bullets on :func:`run_ablation`'s result, every number taken from it and from Table 7.
+
+    Says whether the full method has the best mean PRO and in how many classes, then, for
+    each ablated row, its mean cost in PRO points next to the paper's and the class where
+    it costs most. ``noise`` (PRO points): smaller mean costs are called within noise.
+    """
+    if "full" not in runs:
+        raise ValueError("ablation_takeaway needs the 'full' row of run_ablation")
+    full = runs["full"]
+    classes = list(full.metrics)
+    best = max(runs, key=lambda r: runs[r].mean("au_pro"))
+    wins = [c for c in classes if all(full.metrics[c]["au_pro"] >= runs[r].metrics[c]["au_pro"] for r in runs)]
+    lines = [f"* **Mean PRO.** The best row is **{best}** ({100 * runs[best].mean('au_pro'):.2f}); the full method "
+             f"has the best PRO in {len(wins)} of {len(classes)} classes"
+             + (f" ({', '.join(wins)})." if wins else ".")]
+    for row, run in runs.items():
+        if row == "full":
+            continue
+        cost = 100 * (full.mean("au_pro") - run.mean("au_pro"))
+        paper_cost = _paper_row("full")["PRO"] - _paper_row(row)["PRO"]
+        per_class = {c: 100 * (full.metrics[c]["au_pro"] - run.metrics[c]["au_pro"]) for c in classes}
+        worst = max(per_class, key=per_class.get)
+        verdict = "within noise" if abs(cost) < noise else ("costs" if cost > 0 else "gains")
+        lines.append(f"* **{row} ablated** ({ABLATIONS[row].description}): {verdict} "
+                     f"{abs(cost):.2f} PRO points on average (paper: {paper_cost:.2f}); most in `{worst}` "
+                     f"({per_class[worst]:+.2f}).")
+    return "\n".join(lines)
+
+
+def sensitivity_takeaway(sweep_p: list[dict], sweep_s: list[dict], metric: str = "au_pro") -> str:
+    """Markdown bullets on the two Figure 9 sweeps of :func:`sensitivity_grid`, numbers taken from them.
+
+    How much ``sigma_p`` and ``sigma_s`` move the class-mean ``metric`` at the default T
+    (offset 0), whether the smallest T is below the default T at every sigma point, and
+    which T is best at the default sigmas.
+    """
+    lines = []
+    default_t = None
+    for name, sweep, axis in (("σ_p", sweep_p, 1), ("σ_s", sweep_s, 2)):
+        offsets, _, _, values, t_by_class = sensitivity_array(sweep, metric)
+        if 0 not in offsets:
+            raise ValueError("the sweeps need the default T (offset 0)")
+        at_default = 100 * values[offsets.index(0)].reshape(-1)
+        default_t = "/".join(sorted({str(t[offsets.index(0)]) for t in t_by_class.values()}))
+        lines.append(f"* At T = {default_t}, {name} moves the class-mean PRO by at most "
+                     f"{at_default.max() - at_default.min():.2f} points "
+                     f"({at_default.min():.2f} to {at_default.max():.2f}).")
+    offsets, sps, sss, values, t_by_class = sensitivity_array(sweep_p + sweep_s, metric)
+    label = {off: "/".join(sorted({str(t[i]) for t in t_by_class.values() if t[i] is not None}))
+             for i, off in enumerate(offsets)}
+    smallest = offsets[0]
+    if smallest < 0:
+        below = values[0] < values[offsets.index(0)]
+        known = ~(np.isnan(values[0]) | np.isnan(values[offsets.index(0)]))
+        lines.append(f"* T = {label[smallest]} is below T = {default_t} at {int((below & known).sum())} of "
+                     f"{int(known.sum())} σ points.")
+    default = pn.FIGURE9["default"]
+    j = sps.index(default["sigma_p"]) if default["sigma_p"] in sps else 0
+    k = sss.index(default["sigma_s"]) if default["sigma_s"] in sss else 0
+    best = max(offsets, key=lambda off: np.nan_to_num(values[offsets.index(off), j, k], nan=-1.0))
+    lines.append(f"* At σ_p = {_fmt(sps[j])}, σ_s = {_fmt(sss[k])} the best window is T = {label[best]} "
+                 f"({100 * values[offsets.index(best), j, k]:.2f}).")
+    return "\n".join(lines)

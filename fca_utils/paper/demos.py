@@ -101,8 +101,8 @@ def statistic_map(
     if sigma_s is not None and sigma_s <= 0:
         sigma_s = None
     t = int(patch_size)
-    return anomaly_map(feats, statistic, t, make_reference(feats, reference, t), sigma_p=float(sigma_p),
-                       sigma_s=None if sigma_s is None else float(sigma_s))
+    return anomaly_map(feats, statistic, t, make_reference(feats, reference, t), sigma=float(sigma_p),
+                       sigma_p=float(sigma_p), sigma_s=None if sigma_s is None else float(sigma_s))
 
 
 def intensity_features(image) -> torch.Tensor:

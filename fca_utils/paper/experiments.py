@@ -14,6 +14,19 @@ maps at the same resolution, patch size T = 25, a Gaussian of sigma = 6 for ever
 statistic, FCA with sigma_p = 6 and sigma_s = 3. :class:`Setting` holds it, and
 :meth:`Setting.scaled` shrinks it consistently for a smaller image.
 
+Where the paper is silent, the loops do what the authors' public code does for this
+experiment (``main.py ... image_size=[256,256] tile_size=[25,25]`` in their README):
+
+- images are resized with plain bilinear interpolation, no antialiasing (``op_utils.py``,
+  ``load_image_tensor``); ``Setting(antialias=True)`` is the option that low-pass
+  filters them first;
+- every map is scored at its mask's full resolution, with the dataset protocol's border
+  cropped there (section 4.1: "we compute the metrics at full resolution ... cropping to
+  the center"; ``evaluation/evaluate_experiment.py`` resizes each prediction to the
+  ground truth's size and crops ``padding`` pixels, ``conf/dataset/mvtec.yaml``:
+  ``paddings: [100]``), as :func:`fca_utils.evaluation.runs.run_method` does for the
+  other tables.
+
 >>> from fca_utils.paper import experiments; from fca_utils import features                           # doctest: +SKIP
 >>> setting = experiments.Setting.preliminary().scaled(64)                 # doctest: +SKIP
 >>> grid = experiments.evaluate_grid(dataset, {"TEM": features.get_extractor("tem")},
@@ -39,7 +52,7 @@ from tqdm.auto import tqdm
 from .. import features as features_mod
 from ..core import methods, ops
 from ..core import reference as reference_mod
-from ..core.images import resize_image, resize_mask
+from ..core.images import resize_image
 from ..core.ops import resize
 from ..evaluation import metrics
 from ..evaluation.tables import table
@@ -86,11 +99,13 @@ class Setting:
     sigma_p, sigma_s : float
         FCA's window weights and per-window smoothing (6 and 3 in the paper).
     bins : int
-        Histogram bins (10, Appendix E).
-    eval_size : int or None
-        Side at which maps and masks are compared. ``None``: the working resolution
-        ``image_size`` (masks are resized to it, :func:`fca_utils.core.images.resize_mask`). The paper does
-        not say at which resolution the preliminary experiment was scored.
+        Histogram bins (10, Appendix E, the authors' ``conf/sc/hist.yaml``).
+    antialias : bool
+        Low-pass filter the images when shrinking them to ``image_size``. False: plain
+        bilinear interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``)
+        resizes.
+
+    Maps are always scored at each mask's full resolution (:func:`evaluate_grid`).
     """
 
     image_size: int = 256
@@ -99,7 +114,7 @@ class Setting:
     sigma_p: float = 6.0
     sigma_s: float = 3.0
     bins: int = 10
-    eval_size: int | None = None
+    antialias: bool = False
 
     def __post_init__(self):
         if int(self.image_size) != self.image_size or self.image_size < 3:
@@ -130,16 +145,14 @@ class Setting:
         (13, 3.0, 3.0, 1.5)
         """
         f = image_size / self.image_size
-        eval_size = None if self.eval_size is None else int(round(self.eval_size * f))
         return replace(self, image_size=int(image_size), patch_size=_odd(self.patch_size * f),
-                       sigma=self.sigma * f, sigma_p=self.sigma_p * f, sigma_s=self.sigma_s * f,
-                       eval_size=eval_size)
+                       sigma=self.sigma * f, sigma_p=self.sigma_p * f, sigma_s=self.sigma_s * f)
 
     def describe(self) -> str:
         """One line for the notebooks' settings printout."""
-        return (f"{self.image_size}x{self.image_size} px, T={self.patch_size}, sigma={self.sigma:g} "
-                f"(moments/histogram/SWW), FCA sigma_p={self.sigma_p:g} sigma_s={self.sigma_s:g}, "
-                f"{self.bins} bins, scored at {self.eval_size or self.image_size} px")
+        return (f"{self.image_size}x{self.image_size} px ({'antialiased' if self.antialias else 'bilinear'} resize), "
+                f"T={self.patch_size}, sigma={self.sigma:g} (moments/histogram/SWW), FCA sigma_p={self.sigma_p:g} "
+                f"sigma_s={self.sigma_s:g}, {self.bins} bins, scored at mask resolution")
 
 
 # ---------------------------------------------------------------------------------- references
@@ -188,7 +201,7 @@ def build_reference(spec: str, feats: torch.Tensor, patch_size: int, *, seed: in
 
 
 # ---------------------------------------------------------------------------------- one image
-def features_on_grid(extractor, image, size: int, device=None) -> torch.Tensor:
+def features_on_grid(extractor, image, size: int, device=None, *, antialias: bool = False) -> torch.Tensor:
     """``F(I)`` on a ``size x size`` grid: ``(C, size, size)``.
 
     In the preliminary experiment "the images are scaled to 256 x 256, and the feature
@@ -206,8 +219,11 @@ def features_on_grid(extractor, image, size: int, device=None) -> torch.Tensor:
     size : int
     device : None, str or torch.device
         Where the image is resized and the features are returned (``None``: CPU).
+    antialias : bool
+        Low-pass filter the image when shrinking it (False: plain bilinear, as the
+        authors' ``op_utils.py`` resizes; :attr:`Setting.antialias`).
     """
-    img = resize_image(image, size * extractor.stride, device=device)
+    img = resize_image(image, size * extractor.stride, device=device, antialias=antialias)
     feats = extractor(img)[0]
     return resize(feats, size)  # extractors whose grid is not exactly size / stride
 
@@ -299,7 +315,7 @@ def _warm_up(image, extractors: dict, statistics_: list[str], setting: Setting, 
     The global and the one-window references cover both code paths of each statistic.
     """
     for extractor in extractors.values():
-        feats = features_on_grid(extractor, image, setting.image_size, device=device)
+        feats = features_on_grid(extractor, image, setting.image_size, device=device, antialias=setting.antialias)
         for ref in (None, build_reference("random(1)", feats, setting.patch_size)):
             for stat in statistics_:
                 anomaly_map(feats, stat, setting, ref)
@@ -313,11 +329,18 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
 
     After one untimed warm-up pass (:func:`_warm_up`), for each selected image: extract
     features once per extractor on a ``setting.image_size`` grid (:func:`features_on_grid`),
-    build each reference once (:func:`build_reference`), compute the anomaly map of
-    every statistic (:func:`anomaly_map`), and keep it at ``setting.eval_size``. Per
-    class, the maps of each combination are scored with :func:`fca_utils.evaluation.metrics.evaluate`
-    (PRO(0.3), pixel AUROC, F1-max, image AUROC) after cropping the dataset protocol's
-    border, rescaled to the scoring resolution.
+    build each reference once (:func:`build_reference`) and compute the anomaly map of
+    every statistic (:func:`anomaly_map`). Per class, the maps of each combination are
+    scored with :func:`fca_utils.evaluation.metrics.evaluate` (PRO(0.3), pixel AUROC,
+    F1-max, image AUROC) against the masks at their full resolution: each map is
+    upsampled to its mask's shape (:func:`fca_utils.evaluation.metrics.upsample_to`)
+    and the dataset protocol's border (:meth:`fca_utils.datasets.catalog.Protocol.border_for`,
+    in mask pixels) is cropped from both, as
+    :func:`fca_utils.evaluation.runs.run_method` scores the other tables, following
+    section 4.1 and the authors' ``evaluation/evaluate_experiment.py`` (prediction
+    resized to the ground truth, then ``padding`` cropped). Maps are kept at the
+    working size until ``evaluate`` upsamples them one at a time, so memory does not
+    grow with the masks' resolution.
 
     Parameters
     ----------
@@ -364,7 +387,6 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
     device = torch.device("cpu") if device is None else torch.device(device)
     clock = ops.clock(device)
     size = setting.image_size
-    eval_size = setting.eval_size or size
     result = GridResult(setting, {name: ex.name for name, ex in extractors.items()})
     combos = [(f, s, r) for f in extractors for s in statistics_ for r in references]
     for combo in combos:
@@ -375,16 +397,12 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
     for cls, entries in selected.items():
         maps = {combo: [] for combo in combos}
         masks = []
-        border = None
         for entry in entries:
             sample = dataset.load(entry)
-            h, w = sample.mask.shape
-            if border is None:
-                border = int(round(dataset.protocol.border_for(h, w) * eval_size / min(h, w)))
-            masks.append(resize_mask(sample.mask, eval_size))
+            masks.append(sample.mask)
             for fname, extractor in extractors.items():
                 t0 = clock()
-                feats = features_on_grid(extractor, sample.image, size, device=device)
+                feats = features_on_grid(extractor, sample.image, size, device=device, antialias=setting.antialias)
                 t_feat = clock() - t0
                 for ref_spec in references:
                     t0 = clock()
@@ -401,12 +419,10 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
                         amap = anomaly_map(feats, stat, setting, ref)
                         t_stat = clock() - t0
                         result.seconds[(fname, stat, ref_spec)].append(t_feat + t_ref + t_stat)
-                        amap = amap.float().cpu().numpy()
-                        if amap.shape != (eval_size, eval_size):
-                            amap = metrics.upsample_to(amap, (eval_size, eval_size))
-                        maps[(fname, stat, ref_spec)].append(amap.astype(np.float32))
+                        maps[(fname, stat, ref_spec)].append(amap.float().cpu().numpy())
             bar.update(1)
             n_image += 1
+        border = dataset.protocol.border_for(*masks[0].shape)
         result.images[cls] = len(entries)
         for combo in combos:
             if combo in result.skipped:
