@@ -391,3 +391,51 @@ def test_run_fidelity_measures_each_option_against_its_default(tmp_path):
         fidelity.run_fidelity(ds, tmp_path / "maps", setting, deviations=deviations[:1] * 2, backbone="colors")
     with pytest.raises(ValueError, match="no records"):
         fidelity.fidelity_takeaway([])
+
+
+# ------------------------------------------------------------------------- takeaways (notebook 07)
+def _fig7(values):
+    import pandas as pd
+
+    rows, data = [], []
+    for case, per_method in values.items():
+        for method, (defect, pro, auroc, f1) in zip(("Ours (median)", "Ours320 (median)", "Ours320 + k-NN"), per_method):
+            rows.append(f"{case}{failure_cases.SEPARATOR}{method}")
+            data.append([512, defect, pro, auroc, f1])
+    return pd.DataFrame(data, rows, ["size", "defect %", "PRO", "AUROC", "F1"], dtype=float)
+
+
+def test_figure7_takeaway_follows_the_numbers():
+    t = _fig7({"(a) tiles/color/000": [(2.6, 34.3, 74.8, 15.1), (2.6, 41.0, 72.2, 22.3), (2.6, 85.8, 95.8, 55.9)],
+               "(a) tiles/phase/000": [(3.3, 80.8, 98.3, 74.9), (3.3, 64.2, 97.9, 77.2), (3.3, 95.4, 99.9, 92.0)],
+               "(b) woven/color/001 [0:320, 0:320]": [(56.2, 1.9, 23.7, 88.8), (56.2, 1.9, 23.7, 88.8),
+                                                      (56.2, 2.9, 16.6, 88.8)]})
+    md = failure_cases.figure7_takeaway(t, backbone="efficientnet_lite0")
+    assert "`tiles/color/000` 34.30 / 41.00 / 85.80; `tiles/phase/000` 80.80 / 64.20 / 95.40" in md
+    assert "in 2 of 2 cases (+44.80, +31.20): as the paper says, k-NN fixes this failure here" in md
+    assert "`woven/color/001 [0:320, 0:320]` is 56.2 % defective" in md
+    assert "below 50 (an inverted map: normal pixels score higher) for Ours (median), Ours320 (median), Ours320 + k-NN" in md
+    assert "k-NN references do not help (within noise)" in md and "F1-max is the same (88.80) for every map" in md
+    assert "matches the paper's statement" in md and "`efficientnet_lite0`, not the paper's" in md
+    t.loc["(a) tiles/phase/000 · Ours320 + k-NN", "PRO"] = 63.0  # k-NN no longer helps on one case ...
+    t.loc["(b) woven/color/001 [0:320, 0:320] · Ours (median)", ["PRO", "AUROC", "F1"]] = [70.0, 80.0, 90.0]
+    md = failure_cases.figure7_takeaway(t)
+    assert "in 1 of 2 cases (+44.80, −1.20): k-NN does not fix this failure in every case here" in md
+    assert "for Ours320 (median), Ours320 + k-NN." in md and "F1-max is the same" not in md
+    assert "the median reference still reaches PRO ≥ 50, unlike the paper's example" in md
+
+
+def test_figure6_takeaway_follows_the_numbers():
+    import pandas as pd
+
+    idx = [f"brick/blur/000{failure_cases.SEPARATOR}{a}" for a in ("given", "tight", "loose")]
+    t = pd.DataFrame({"regions": [2, 1, 1], "Ours PRO": [39.7, 87.1, 70.4], "Ours F1": [48.8, 54.5, 44.0],
+                      "Aota PRO": [39.4, 87.2, 70.1], "Aota F1": [59.1, 67.5, 51.1]}, index=idx)
+    md = failure_cases.figure6_takeaway(t)
+    assert "Ours' PRO ranges from 39.70 (given, 2 regions) to 87.10 (tight, 1 region)" in md
+    assert "F1-max from 44.00 (loose) to 54.50 (tight); on the given mask Ours and Aota differ by 0.30 PRO and 10.30" in md
+    assert "in 1 of 1 images for PRO and 1 of 1 for F1-max. On every image the annotation matters more" in md
+    t["Aota PRO"] = t["Ours PRO"] - 60  # now the method matters far more than the annotation, in both metrics
+    t["Aota F1"] = t["Ours F1"] - 40
+    md = failure_cases.figure6_takeaway(t)
+    assert "in 0 of 1 images for PRO and 0 of 1 for F1-max; the paper's point" in md

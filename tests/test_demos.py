@@ -205,3 +205,58 @@ def test_map_explorer_show_reports_bad_settings(capsys):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# ------------------------------------------------------------------ takeaways (notebooks 00, 02)
+def _fig3(rows):
+    import pandas as pd
+
+    cols = [f"{t} {m}" for t in ("outlier", "contextual") for m in ("AU-PRO", "AUROC", "F1-max")]
+    return pd.DataFrame(rows, ["FCA (Eq. 5)", "Hist, large T=25", "Hist, small T=5"], cols, dtype=float)
+
+
+def test_quickstart_takeaway_follows_the_numbers():
+    md = demos.quickstart_takeaway("a/spot/000", {"au_pro": 0.994, "pixel_auroc": 0.998}, "efficientnet_lite0")
+    assert "AU-PRO 99.40 % and pixel AUROC 99.80 %" in md and "follows the defect closely" in md
+    assert "`efficientnet_lite0`, not the paper's WideResNet-50-2" in md
+    md = demos.quickstart_takeaway("a/spot/000", {"au_pro": 0.5, "pixel_auroc": 0.8}, "wide_resnet50_2")
+    assert "AU-PRO 50.00 %" in md and "misses much of the defect" in md and "the paper's WideResNet-50-2" in md
+
+
+def test_figure3_takeaway_and_verdicts_follow_the_numbers():
+    paper_like = _fig3([[100, 100, 100, 90, 95, 40], [99, 99, 10, 60, 80, 30], [99, 99, 80, 30, 60, 20]])
+    md = demos.figure3_takeaway(paper_like, "raw intensities")
+    assert "F1-max FCA (Eq. 5) 100.00 % · Hist, large T=25 10.00 % · Hist, small T=5 80.00 %" in md
+    assert "FCA's map is sharper than the large-patch histogram's, and the small patch raises" in md
+    assert md.count(" holds here.") == 1 and "(FCA finds it, the small-patch histogram fails) holds." in md
+    assert "FCA (Eq. 5) and Hist, large T=25 find it" in md
+    # FCA misses the band, the large patch finds it: the contextual account holds only in part
+    swapped = paper_like.copy()
+    swapped.loc["FCA (Eq. 5)", "contextual AU-PRO"], swapped.loc["Hist, large T=25", "contextual AU-PRO"] = 30, 90
+    md2 = demos.figure3_takeaway(swapped, "raw intensities")
+    assert "holds in part: the small-patch histogram fails, but FCA fails too" in md2
+    assert "Hist, large T=25 finds it" in md2
+    # the large patch as sharp as FCA: the outlier account fails
+    blunt = paper_like.copy()
+    blunt.loc["Hist, large T=25", "outlier F1-max"] = 99.5
+    assert "as sharp as (within noise)" in demos.figure3_takeaway(blunt, "x")
+    assert "does not hold here" in demos.figure3_takeaway(blunt, "x")
+    verdicts = demos.figure3_verdicts({"raw intensities": swapped, "neural features": paper_like})
+    assert "account holds with raw intensities and with neural features." in verdicts.splitlines()[0]
+    assert "holds with neural features, not with raw intensities" in verdicts
+    assert "FCA finds the band with neural features, not with raw intensities" in verdicts
+    with pytest.raises(ValueError, match="cannot tell"):
+        demos.figure3_takeaway(paper_like.rename(index={"Hist, small T=5": "Hist, tiny"}), "x")
+
+
+def test_figure4_takeaway_follows_the_numbers():
+    import pandas as pd
+
+    t = pd.DataFrame({"FCA AU-PRO": [90, 80], "Hist AU-PRO": [89, 70], "FCA F1-max": [72, 40],
+                      "Hist F1-max": [43, 41]}, index=["wood/scratch/000", "marble/foreign/000"], dtype=float)
+    md = demos.figure4_takeaway(t, noise=2.0)
+    assert "AU-PRO: FCA ahead on 1 of 2 (marble/foreign/000), within noise on 1 (wood/scratch/000)" in md
+    assert "largest F1-max difference is on `wood/scratch/000`: FCA 72.00 % vs. histogram 43.00 %" in md
+    t[["FCA F1-max", "Hist F1-max"]] = t[["Hist F1-max", "FCA F1-max"]].to_numpy()  # swap the F1-max columns
+    md = demos.figure4_takeaway(t, noise=2.0)
+    assert "F1-max: FCA ahead on 0 of 2, within noise on 1 (marble/foreign/000), behind on 1 (wood/scratch/000)" in md

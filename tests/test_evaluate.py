@@ -133,3 +133,40 @@ def test_comparison_grid_draws_figure5_and_figure8(tiny_dataset):
         viz.comparison_grid(images, masks, maps)
     with pytest.raises(ValueError, match="has 1 maps for 2 images"):
         viz.comparison_grid(images, masks, {"A": maps["A"][:1]}, thresholds={"A": 0.5})
+
+
+# ------------------------------------------------------------------ takeaway (notebook 04)
+def test_evaluation_takeaway_follows_the_numbers():
+    import pandas as pd
+
+    from fca_utils.paper.tables import paper_table
+
+    ours = pd.DataFrame({"PRO": [80.0, 75.0, 78.0, 75.5]}, index=["Ours", "Ours320", "Ours320 + k-NN", "Aota et al."])
+    per_class = {"Ours320 + k-NN": {"a": 70.0, "b": 86.0}, "Ours320": {"a": 72.0, "b": 78.0},
+                 "Ours": {"a": 79.0, "b": 81.0}, "Aota et al.": {"a": 70.0, "b": 82.0}}
+    md = report.evaluation_takeaway(ours, paper_table(3), per_class=per_class, dataset="embedded",
+                                    paper_dataset="MVTec AD", backbone="efficientnet_lite0", noise=1.0)
+    assert ("Ours (embedded): Ours (80.00) > Ours320 + k-NN (78.00) > Aota et al. (75.50) ≈ Ours320 (75.00); the paper "
+            "(MVTec AD): Ours (97.18) > Ours320 + k-NN (95.58) > Ours320 (95.46) > Aota et al. (93.82)") in md
+    assert "The paper's order, up to differences below 1 point (≈)." in md
+    assert "**Ours vs. Ours320** (full resolution instead of 320²): +5.00 PRO points (a gain); the paper: +1.72." in md
+    assert "Ours320 + k-NN ahead in 1 of 2 classes (b), behind in 1 of 2 (a); from +8.00 (`b`) to −2.00 (`a`)" in md
+    assert "`efficientnet_lite0`, not the paper's WideResNet-50-2" in md
+    ours.loc["Aota et al.", "PRO"] = 82.0  # the baseline overtakes every row of ours
+    md = report.evaluation_takeaway(ours, paper_table(3), noise=1.0)
+    assert "Unlike the paper: Aota et al. ahead of Ours, Aota et al. ahead of Ours320" in md
+    assert "**Ours vs. Aota et al.** (FCA against the baseline of Aota et al.): −2.00 PRO points (a loss)" in md
+    assert "Per class" not in md and "features are" not in md
+    # Table 4 rows without Ours320: the k-NN effect is read from "Ours + k-NN" against "Ours"
+    t4 = pd.DataFrame({"PRO": [90.0, 90.5]}, index=["Ours", "Ours + k-NN"])
+    md = report.evaluation_takeaway(t4, paper_table(4, dataset="Aitex"), noise=1.0)
+    assert "**Ours + k-NN vs. Ours** (k-NN references instead of the median, at 320²): +0.50 PRO points (within noise); the paper: +0.17." in md
+
+
+def test_full_resolution_cost():
+    md = report.full_resolution_cost({"efficientnet_lite0": 3.0, "random_wrn50": 7.2}, images=500, device="cpu",
+                                     what="texture images")
+    assert "7.20 s with `random_wrn50`" in md and "3.00 s with `efficientnet_lite0`" in md
+    assert "all 500 texture images with the paper's network: about 60 min" in md
+    with pytest.raises(KeyError):
+        report.full_resolution_cost({"efficientnet_lite0": 3.0}, images=1, device="cpu")

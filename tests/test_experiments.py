@@ -284,3 +284,73 @@ def test_neural_extractor_falls_back_offline_and_says_so(monkeypatch):
     else:
         ex, info = experiments.neural_extractor(tem)
         assert ex is tem and "instead of vgg19" in info and str(features.weights_path("vgg19")) in info
+
+
+# ------------------------------------------------------------------ takeaways (notebooks 01, 03)
+def _table1(values):
+    import pandas as pd
+
+    return pd.DataFrame(values, ["Moments", "Histogram", "SWW", "FCA"], ["Colors", "TEM", "VGG"], dtype=float)
+
+
+def test_table1_takeaway_follows_the_numbers():
+    pro = _table1([[30, 40, 60], [32, 41, 62], [35, 45, 70], [40, 44.5, 75]])
+    md = experiments.table1_takeaway(pro, pro, extractor="efficientnet_lite0", noise=1.0)
+    assert "VGG (66.75) > TEM (42.62) > Colors (34.25)" in md  # means over the statistics, best first
+    assert "ahead of every other extractor (by at least 1 point) for 4 of 4 statistics" in md
+    assert "FCA beats SWW in PRO for 2 of 3 extractors (Colors, VGG), within noise for TEM" in md
+    assert "Best statistic per extractor** (PRO, ours / paper): Colors FCA / FCA, TEM SWW / FCA, VGG FCA / FCA" in md
+    assert "`efficientnet_lite0`, not the paper's VGG19" in md
+    # the paper's side comes from Table 1: FCA beats SWW there for Colors, TEM and VGG
+    assert "The paper: 3 of 3 in PRO." in md.split("FCA vs. SWW")[1].splitlines()[0]
+    swapped = pro.copy()
+    swapped.loc[["SWW", "FCA"]] = pro.loc[["FCA", "SWW"]].to_numpy()  # SWW and FCA trade places
+    md2 = experiments.table1_takeaway(swapped, swapped, noise=1.0)
+    assert "FCA beats SWW in PRO for 0 of 3 extractors, within noise for TEM, behind for Colors, VGG" in md2
+    assert "Colors SWW / FCA" in md2 and "the paper's VGG19" not in md2  # no extractor given: no sentence
+
+
+def test_table1_takeaway_calls_small_differences_noise():
+    pro = _table1([[30, 40, 60], [30.5, 40.5, 60.5], [35, 45, 70], [40, 50, 75]])
+    md = experiments.table1_takeaway(pro, noise=1.0)
+    assert "the histogram beats moments in PRO for 0 of 3 extractors, within noise for Colors, TEM, VGG" in md
+    md = experiments.table1_takeaway(pro, noise=0.1)
+    assert "the histogram beats moments in PRO for 3 of 3 extractors." in md
+
+
+def _table2(pro_rows, time_rows=None):
+    import pandas as pd
+
+    rows = ["Random (1)", "Random (10)", "Random (100)", "All", "Global"]
+    pro = pd.DataFrame(pro_rows, rows, ["Hist", "SWW", "FCA"], dtype=float)
+    time = None if time_rows is None else pd.DataFrame(time_rows, rows, ["Hist", "SWW", "FCA"], dtype=float)
+    return pro, time
+
+
+def test_table2_takeaway_follows_the_numbers():
+    pro, time = _table2([[50, 52, 55], [60, 62, 66], [70, 72, 75], [72, 74, 78], [68, 72.5, 77]],
+                        [[0.1, 0.1, 0.1], [0.2, 0.3, 0.4], [1, 2, 3], [5, 8, 12], [0.1, 0.1, 0.2]])
+    md = experiments.table2_takeaway(pro, time, extractor="vgg19", noise=1.0)
+    assert "Random (1): PRO 50.00 / 52.00 / 55.00 for Hist / SWW / FCA (paper: 60.95 / 59.56 / 62.01)" in md
+    assert "PRO changes by +20.00 / +20.00 / +20.00 points (paper: +13.60 / +16.13 / +16.44)" in md
+    assert "at every step for 3 of 3 statistics" in md
+    assert "Hist worse, −2.00 (paper: −1.38); SWW as good (within noise), +0.50 (paper: +1.71); FCA better, +2.00" in md
+    assert "global / Random (1): 1.00× / 1.00× / 2.00×" in md
+    assert "PRO 72.00 / 74.00 / 78.00; the best row for 3 of 3 statistics; +4.00 / +1.50 / +1.00" in md
+    assert "at 50× / 80× / 60× its time per image" in md
+    assert "FCA has the best PRO in 5 of 5 rows. SWW is ahead of the histogram in 5 of 5 rows" in md
+    assert "The features are the paper's VGG19" in md
+    pro.loc["Random (10)", ["SWW", "FCA"]] = [66.5, 62]  # SWW overtakes FCA in one row
+    pro.loc["Random (100)", "Hist"] = 58                  # ... and the histogram drops from 10 to 100 patches
+    md2 = experiments.table2_takeaway(pro, time, noise=1.0)
+    assert "FCA has the best PRO in 4 of 5 rows, not in Random (10) (SWW ahead by 4.50). SWW" in md2
+    assert "at every step for 2 of 3 statistics (SWW, FCA)" in md2
+    assert "The features are" not in md2
+
+
+def test_table2_takeaway_without_all_and_times():
+    pro, _ = _table2([[50, 52, 55], [60, 62, 66], [70, 72, 75], [None, None, None], [70.5, 72, 77]])
+    md = experiments.table2_takeaway(pro, noise=1.0)
+    assert "**All patches** was not computed here" in md and "Hist PRO 74.01, 380 s" in md
+    assert "Hist as good (within noise), +0.50" in md and "time per image" not in md.lower()
+    assert "FCA has the best PRO in 4 of 4 rows" in md

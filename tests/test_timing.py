@@ -145,3 +145,30 @@ def test_measure_bookkeeping():
 def test_describe_device_cpu():
     text = timing.describe_device("cpu")
     assert text.startswith("cpu: ") and "torch threads" in text
+
+
+def _cells(stat, feat=1.0, how=None):
+    how = how or {}
+    return {(m, s): (feat + stat[m][s], feat, stat[m][s], how.get((m, s), "measured"))
+            for m in stat for s in stat[m]}
+
+
+def test_timing_takeaway_follows_the_numbers():
+    stat = {"Moments": {320: 0.1, 1024: 1.0}, "Histogram": {320: 0.2, 1024: 2.0}, "Ours": {320: 0.4, 1024: 4.0},
+            "Aota et al.": {320: 1.0, 1024: 100.0}, "Ours + k-NN": {320: 3.0, 1024: 300.0}}
+    slopes = {"Moments": 1.0, "Histogram": 1.1, "Ours": 1.2, "Aota et al.": 1.9, "Ours + k-NN": 2.0}
+    cells = _cells(stat, how={("Ours + k-NN", 1024): "not run; fit N^2.00 on 256–384 px"})
+    md = timing.timing_takeaway(slopes, cells, feature_seconds={"lite": {320: 1.0, 1024: 1.0},
+                                                                "random_wrn50": {320: 3.0, 1024: 5.0}})
+    assert "Moments 1.00, Histogram 1.10, Ours 1.20 (complexity N¹); Aota et al. 1.90, Ours + k-NN 2.00 (complexity N²)" in md
+    assert "the paper's point holds here. Within 0.3 of the complexity's exponent: 5 of 5 methods." in md
+    assert "Aota et al. 101.00 s (measured; paper 199 s); Ours + k-NN 301.00 s (extrapolated, not run; paper 392 s)" in md
+    assert "Ours costs 2.5× Moments, 1.7× Histogram in total and 4.0× Moments, 2.0× Histogram in its statistic" in md
+    assert f"the paper (totals): {1.07 / 0.05:.1f}× Moments, {1.07 / 0.08:.1f}× Histogram" in md
+    assert "at 320², 71–91 % for the linear methods" in md
+    assert "**`random_wrn50` features** cost 3.0× at 320², 5.0× at 1024² the `lite` features" in md
+    slopes["Ours"], slopes["Aota et al."] = 1.9, 1.2  # FCA looks quadratic, Aota et al. linear
+    md = timing.timing_takeaway(slopes, cells)
+    assert "Not every quadratic method grows faster than every linear one" in md
+    assert "Within 0.3 of the complexity's exponent: 3 of 5 methods (Moments, Histogram, Ours + k-NN)." in md
+    assert "features** cost" not in md

@@ -19,7 +19,9 @@ exposed one by one so a notebook can vary them:
 - :func:`result_figure` -- image, ground truth, "Reds" map and overlay (Appendix B.2 colours);
 - :class:`MapExplorer` -- anomaly maps of a few images under any F, S, T, sigma_p, sigma_s,
   with features cached so a redraw only recomputes the statistic (the ipywidgets
-  explorer of ``00_quickstart``).
+  explorer of ``00_quickstart``);
+- :func:`quickstart_takeaway`, :func:`figure3_takeaway`, :func:`figure3_verdicts` and
+  :func:`figure4_takeaway` -- the notebooks' takeaways, generated from their results.
 
 >>> import numpy as np
 >>> from fca_utils.paper import demos
@@ -42,6 +44,7 @@ from ..core import methods
 from ..core.images import resize_image, resize_mask, to_image_tensor
 from ..core.methods import anomaly_map, make_reference
 from ..core.ops import resize
+from .prose import backbone_sentence, count, num, points, verdict
 
 __all__ = [
     "STATISTICS",
@@ -54,6 +57,11 @@ __all__ = [
     "load_examples",
     "result_figure",
     "MapExplorer",
+    "quickstart_takeaway",
+    "figure3_claims",
+    "figure3_takeaway",
+    "figure3_verdicts",
+    "figure4_takeaway",
 ]
 
 #: The patch statistics S of section 3.2 a demo can choose from (Eqs. (2)-(5)).
@@ -394,3 +402,175 @@ class MapExplorer:
             return
         plt.show()
         plt.close(fig)
+
+
+# --------------------------------------------------------------------------- takeaways
+def quickstart_takeaway(label: str, scores: Mapping[str, float], backbone: str) -> str:
+    """Markdown bullets on notebook 00's example, generated from its metrics.
+
+    ``scores``: :func:`fca_utils.evaluation.metrics.evaluate` of the one map (``au_pro`` and
+    ``pixel_auroc`` as fractions). The map is said to follow the defect closely at an AU-PRO
+    of at least 90 %, to find it with false alarms or a loose outline from 70 %, and to miss
+    much of it below.
+
+    >>> print(quickstart_takeaway("brick/foreign/000", {"au_pro": 0.95, "pixel_auroc": 0.99}, "wide_resnet50_2"))
+    * On `brick/foreign/000` FCA's map reaches AU-PRO 95.00 % and pixel AUROC 99.00 % (the protocol's border left out): the map follows the defect closely.
+    * Here the features are the paper's WideResNet-50-2 (`wide_resnet50_2`).
+    """
+    pro, auroc = 100 * scores["au_pro"], 100 * scores["pixel_auroc"]
+    if pro >= 90:
+        how = "the map follows the defect closely"
+    elif pro >= 70:
+        how = "the map finds the defect, with false alarms or a loose outline"
+    else:
+        how = "the map misses much of the defect or marks normal texture as strongly"
+    return (f"* On `{label}` FCA's map reaches AU-PRO {num(pro)} % and pixel AUROC {num(auroc)} % (the protocol's "
+            f"border left out): {how}.\n* Here {backbone_sentence(backbone)}.")
+
+
+def _figure3_rows(table, fca=None, large=None, small=None) -> tuple[str, str, str]:
+    """The FCA, large-patch and small-patch histogram rows of a Figure 3 table (found by name if not given)."""
+    rows = list(table.index)
+
+    def find(given, word):
+        if given is not None:
+            return given
+        hits = [r for r in rows if word in r.lower()]
+        if len(hits) != 1:
+            raise ValueError(f"cannot tell the {word!r} row among {rows}; name it")
+        return hits[0]
+    return find(fca, "fca"), find(large, "large"), find(small, "small")
+
+
+def figure3_claims(table, *, fca=None, large=None, small=None, found: float = 50.0,
+                   noise: float = 2.0) -> dict[str, dict[str, bool]]:
+    """The paper's claims on Figure 3 (Sec. 3.2), checked on one table of per-map metrics.
+
+    ``table``: rows = maps (FCA and the histogram with a large and a small patch, found by
+    "FCA", "large" and "small" in their labels unless named), columns ``"<toy> AU-PRO"``,
+    ``"<toy> AUROC"``, ``"<toy> F1-max"`` in percent for the toys ``outlier`` and
+    ``contextual`` (:func:`fca_utils.datasets.synthetic.toy_examples`). Returns, per toy,
+    which parts of the paper's account hold:
+
+    - outlier: ``sharp`` (FCA's F1-max above the large-patch histogram's by ``noise``),
+      ``small_helps`` (the small patch raises the histogram's F1-max by ``noise``);
+    - contextual: ``fca_finds`` (FCA's AU-PRO at least ``found``), ``small_fails`` (the
+      small-patch histogram's below ``found``).
+    """
+    f, lg, sm = _figure3_rows(table, fca, large, small)
+    t = table
+    return {
+        "outlier": {"sharp": verdict(t.loc[f, "outlier F1-max"], t.loc[lg, "outlier F1-max"], noise) > 0,
+                    "small_helps": verdict(t.loc[sm, "outlier F1-max"], t.loc[lg, "outlier F1-max"], noise) > 0},
+        "contextual": {"fca_finds": bool(t.loc[f, "contextual AU-PRO"] >= found),
+                       "small_fails": bool(t.loc[sm, "contextual AU-PRO"] < found)},
+    }
+
+
+def figure3_takeaway(table, features: str, *, fca=None, large=None, small=None, found: float = 50.0,
+                     noise: float = 2.0) -> str:
+    """Markdown bullets on one Figure 3 table (see :func:`figure3_claims`), numbers taken from it.
+
+    For the outlier: the F1-max and AU-PRO of the three maps, whether FCA's map is sharper
+    than the large-patch histogram's and whether the small patch helps the histogram. For
+    the contextual anomaly: the AU-PRO of the three maps and which of them find the band
+    (AU-PRO at least ``found`` %). Each bullet ends with whether the paper's account holds.
+    ``features`` names the features in the text (e.g. "raw intensities").
+
+    >>> import pandas as pd
+    >>> cols = [f"{t} {m}" for t in ("outlier", "contextual") for m in ("AU-PRO", "AUROC", "F1-max")]
+    >>> t = pd.DataFrame([[100, 100, 100, 90, 95, 40], [99, 99, 10, 95, 98, 50], [99, 99, 80, 30, 60, 30]],
+    ...                  ["FCA", "Hist, large", "Hist, small"], cols)
+    >>> print(figure3_takeaway(t, "raw intensities").splitlines()[1])  # doctest: +ELLIPSIS
+    * **Contextual anomaly** (raw intensities): AU-PRO FCA 90.00 % · Hist, large 95.00 % · Hist, small 30.00 %; ...
+    """
+    f, lg, sm = _figure3_rows(table, fca, large, small)
+    t = table
+    claims = figure3_claims(table, fca=f, large=lg, small=sm, found=found, noise=noise)
+
+    def listing(toy, metric):
+        return " · ".join(f"{r} {num(t.loc[r, f'{toy} {metric}'])} %" for r in (f, lg, sm))
+
+    sharp = verdict(t.loc[f, "outlier F1-max"], t.loc[lg, "outlier F1-max"], noise)
+    small_helps = claims["outlier"]["small_helps"]
+    holds = all(claims["outlier"].values())
+    outlier = (f"* **Localized outlier** ({features}): F1-max {listing('outlier', 'F1-max')}; AU-PRO "
+               f"{listing('outlier', 'AU-PRO')}. FCA's map is "
+               + {1: "sharper than", 0: "as sharp as (within noise)", -1: "less sharp than"}[sharp]
+               + f" the large-patch histogram's, and the small patch {'raises' if small_helps else 'does not raise'} "
+               f"the histogram's F1-max. The paper's account (FCA marks the pixels, a large histogram patch blurs them, "
+               f"a small one helps) {'holds' if holds else 'does not hold'} here.")
+    finders = [r for r in (f, lg, sm) if t.loc[r, "contextual AU-PRO"] >= found]
+    c = claims["contextual"]
+    if c["fca_finds"] and c["small_fails"]:
+        ctx_verdict = "holds"
+    elif c["fca_finds"] or c["small_fails"]:
+        ctx_verdict = ("holds in part: the small-patch histogram fails, but FCA fails too" if c["small_fails"]
+                       else "holds in part: FCA finds the band, but so does the small-patch histogram")
+    else:
+        ctx_verdict = "does not hold: FCA misses the band and the small-patch histogram finds it"
+    contextual = (f"* **Contextual anomaly** ({features}): AU-PRO {listing('contextual', 'AU-PRO')}; F1-max "
+                  f"{listing('contextual', 'F1-max')}. With AU-PRO ≥ {found:g} % counted as finding the band, "
+                  + ("all three maps find it" if len(finders) == 3 else
+                     f"{' and '.join(finders)} {'finds' if len(finders) == 1 else 'find'} it" if finders
+                     else "no map finds it")
+                  + f". The paper's account (FCA finds it, the small-patch histogram fails) {ctx_verdict}.")
+    return outlier + "\n" + contextual
+
+
+def figure3_verdicts(tables: Mapping[str, object], *, found: float = 50.0, noise: float = 2.0) -> str:
+    """Markdown bullets: for each Figure 3 row, with which features the paper's account holds.
+
+    ``tables``: features label -> table of :func:`figure3_takeaway` (rows found by name).
+    """
+    claims = {name: figure3_claims(t, found=found, noise=noise) for name, t in tables.items()}
+    names = list(tables)
+
+    def with_(ok):
+        if len(ok) == len(names):
+            return "with " + " and with ".join(names)
+        if not ok:
+            return "with neither " + " nor ".join(names) if len(names) == 2 else "with none of " + ", ".join(names)
+        return "with " + ", ".join(ok) + ", not with " + ", ".join(n for n in names if n not in ok)
+
+    out_ok = [n for n in names if all(claims[n]["outlier"].values())]
+    ctx_ok = [n for n in names if all(claims[n]["contextual"].values())]
+    ctx_small = [n for n in names if claims[n]["contextual"]["small_fails"]]
+    ctx_fca = [n for n in names if claims[n]["contextual"]["fca_finds"]]
+    return (f"* **Localized outlier (Figure 3, top):** the paper's account holds {with_(out_ok)}.\n"
+            f"* **Contextual anomaly (Figure 3, bottom):** the paper's account holds {with_(ctx_ok)}. The "
+            f"small-patch histogram fails {with_(ctx_small)}; FCA finds the band {with_(ctx_fca)} "
+            f"(AU-PRO ≥ {found:g} % counts as finding it).")
+
+
+def figure4_takeaway(table, *, noise: float = 2.0) -> str:
+    """A Markdown bullet on the Figure 4 images: FCA against the histogram, numbers taken from ``table``.
+
+    ``table``: rows = images, columns ``"FCA AU-PRO"``, ``"Hist AU-PRO"``, ``"FCA F1-max"``,
+    ``"Hist F1-max"`` in percent. Counts the images where FCA is ahead, within ``noise``
+    points, or behind, in each metric, and names the image of the largest F1-max difference.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"FCA AU-PRO": [90, 80], "Hist AU-PRO": [89, 70], "FCA F1-max": [70, 40],
+    ...                   "Hist F1-max": [40, 41]}, index=["a", "b"])
+    >>> print(figure4_takeaway(t))  # doctest: +ELLIPSIS
+    * **Real textures (Figure 4), 2 images:** AU-PRO: FCA ahead on 1 of 2 (b), within noise on 1 (a); ...
+    """
+    images = list(table.index)
+    parts = []
+    for metric in ("AU-PRO", "F1-max"):
+        v = {i: verdict(table.loc[i, f"FCA {metric}"], table.loc[i, f"Hist {metric}"], noise) for i in images}
+        ahead = [i for i in images if v[i] > 0]
+        tie = [i for i in images if v[i] == 0]
+        behind = [i for i in images if v[i] < 0]
+        text = f"{metric}: FCA ahead on {count(ahead, len(images))}"
+        if tie:
+            text += f", within noise on {len(tie)} ({', '.join(tie)})"
+        if behind:
+            text += f", behind on {len(behind)} ({', '.join(behind)})"
+        parts.append(text)
+    gap = {i: float(table.loc[i, "FCA F1-max"] - table.loc[i, "Hist F1-max"]) for i in images}
+    widest = max(images, key=lambda i: abs(gap[i]))
+    return (f"* **Real textures (Figure 4), {len(images)} images:** {'; '.join(parts)} (differences below "
+            f"{points(noise)} count as within noise). The largest F1-max difference is on `{widest}`: FCA "
+            f"{num(table.loc[widest, 'FCA F1-max'])} % vs. histogram {num(table.loc[widest, 'Hist F1-max'])} %.")

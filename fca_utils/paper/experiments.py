@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,8 @@ from ..core.images import resize_image
 from ..core.ops import resize
 from ..evaluation import metrics
 from ..evaluation.tables import table
-from .numbers import HYPERPARAMETERS
+from .numbers import HYPERPARAMETERS, TABLE1, TABLE2
+from .prose import count, num, ordering, points, signed, verdict
 
 __all__ = [
     "TABLE_STATISTICS",
@@ -72,6 +74,8 @@ __all__ = [
     "neural_extractor",
     "table1",
     "table2",
+    "table1_takeaway",
+    "table2_takeaway",
 ]
 
 #: The statistics of Tables 1 and 2 (Eqs. (2)-(5)), names of :data:`fca_utils.core.methods.STATISTICS`.
@@ -526,3 +530,205 @@ def table2(grid: GridResult, feature: str, metric: str | None = None, title: str
         rows[reference_label(r)] = row
     formats = {c: "{:.3f}" for c in cols if c.endswith("time [s]") or metric == "time"}
     return table(rows, cols, title=title, index_name="reference", notes=notes, formats=formats)
+
+
+# ---------------------------------------------------------------------------------- takeaways
+_HOLISTIC = ("Moments", "Histogram")
+_CORRESPONDENCE = ("SWW", "FCA")
+
+
+def _paper_table1(metric: int) -> pd.DataFrame:
+    """The paper's Table 1, one metric (0: PRO, 1: AUROC), rows statistics, columns features."""
+    return pd.DataFrame({s: {f: v[metric] for f, v in row.items()} for s, row in TABLE1.items()}).T
+
+
+def _split(table: pd.DataFrame, a: tuple, b: tuple, feats, noise: float):
+    """Features where the best of rows ``a`` is ahead of / within noise of / behind the best of rows ``b``."""
+    out = ([], [], [])
+    for f in feats:
+        v = verdict(float(table.loc[list(a), f].max()), float(table.loc[list(b), f].max()), noise)
+        out[{1: 0, 0: 1, -1: 2}[v]].append(f)
+    return out
+
+
+def _pair_sentence(title: str, claim: str, pro: pd.DataFrame, auroc, paper: pd.DataFrame, a, b, noise) -> str:
+    feats = list(pro.columns)
+    ahead, tie, behind = _split(pro, a, b, feats, noise)
+    text = f"* **{title}:** {claim} in PRO for {count(ahead, len(feats), 'extractors')}"
+    if tie:
+        text += f", within noise for {', '.join(tie)}"
+    if behind:
+        text += f", behind for {', '.join(behind)}"
+    if auroc is not None:
+        text += f"; in pixel AUROC for {count(_split(auroc, a, b, feats, noise)[0], len(feats))}"
+    paper_ahead = _split(paper, a, b, [f for f in feats if f in paper.columns], 0.0)[0]
+    return text + f". The paper: {count(paper_ahead, len(feats))} in PRO."
+
+
+def table1_takeaway(pro: pd.DataFrame, auroc: pd.DataFrame | None = None, *, neural: str = "VGG",
+                    extractor: str | None = None, noise: float = 1.0) -> str:
+    """Markdown bullets on our Table 1, every number taken from it and from the paper's Table 1.
+
+    ``pro`` / ``auroc``: :func:`table1` with ``metric="PRO"`` / ``"AUROC"`` (rows Moments,
+    Histogram, SWW, FCA; columns the extractors, in percent). ``neural`` is the column of the
+    neural extractor and ``extractor`` the network that really produced it
+    (``grid.extractors[neural]``). Says which extractor is best on average and for how many
+    statistics, then how often the correspondence-based statistics (SWW, FCA) beat the
+    holistic ones (moments, histogram), FCA beats SWW and the histogram beats moments, and
+    the best statistic per extractor, each next to the paper's count. Differences below
+    ``noise`` PRO points are called within noise and not counted.
+
+    >>> cols = ["Colors", "VGG"]
+    >>> pro = pd.DataFrame([[30, 60], [31, 62], [35, 70], [40, 75]], ["Moments", "Histogram", "SWW", "FCA"], cols)
+    >>> print(table1_takeaway(pro, extractor="vgg19").splitlines()[0])  # doctest: +ELLIPSIS
+    * **Feature extractors** (mean PRO over the 4 statistics): VGG (66.75) > Colors (34.00); the paper: ...
+    """
+    paper = _paper_table1(0)
+    feats, stats = list(pro.columns), list(pro.index)
+    known = [f for f in feats if f in paper.columns]
+    mean_ours = {f: float(pro[f].mean()) for f in feats}
+    mean_paper = {f: float(paper[f].mean()) for f in known}
+    lines = [(f"* **Feature extractors** (mean PRO over the {len(stats)} statistics): {ordering(mean_ours, noise)}; "
+              f"the paper: {ordering(mean_paper)}.")]
+    if neural in feats:
+        best = [s for s in stats if all(verdict(pro.loc[s, neural], pro.loc[s, f], noise) > 0
+                                        for f in feats if f != neural)]
+        paper_best = [s for s in stats if s in paper.index and neural in paper.columns
+                      and all(paper.loc[s, neural] > paper.loc[s, f] for f in known if f != neural)]
+        lines[-1] += (f" The {neural} column is ahead of every other extractor (by at least {points(noise)}) for "
+                      f"{count(best, len(stats), 'statistics')}; in the paper for {count(paper_best, len(stats))}.")
+    lines.append(_pair_sentence("Correspondences vs. holistic statistics",
+                                "the better of SWW and FCA beats the better of moments and histogram",
+                                pro, auroc, paper, _CORRESPONDENCE, _HOLISTIC, noise))
+    lines.append(_pair_sentence("FCA vs. SWW", "FCA beats SWW", pro, auroc, paper, ("FCA",), ("SWW",), noise))
+    lines.append(_pair_sentence("Histogram vs. moments", "the histogram beats moments", pro, auroc, paper,
+                                ("Histogram",), ("Moments",), noise))
+    best_ours = {f: str(pro[f].idxmax()) for f in feats}
+    best_paper = {f: str(paper[f].idxmax()) for f in known}
+    same = [f for f in known if best_ours[f] == best_paper[f]]
+    lines.append("* **Best statistic per extractor** (PRO, ours / paper): "
+                 + ", ".join(f"{f} {best_ours[f]} / {best_paper.get(f, '–')}" for f in feats)
+                 + f"; the same as the paper's for {count(same, len(feats), 'extractors')}.")
+    if extractor is not None:
+        lines.append(_neural_sentence(neural, extractor))
+    return "\n".join(lines)
+
+
+def _neural_sentence(neural: str, extractor: str) -> str:
+    """Which network produced the neural column, next to the paper's VGG19."""
+    if extractor == "vgg19":
+        return f"* The {neural} column is the paper's VGG19 (`{extractor}`)."
+    return (f"* The {neural} column is `{extractor}`, not the paper's VGG19: its values are not VGG19's, whether "
+            "they come close to the paper's or not.")
+
+
+def table2_takeaway(pro: pd.DataFrame, seconds: pd.DataFrame | None = None, *, extractor: str | None = None,
+                    noise: float = 1.0) -> str:
+    """Markdown bullets on our Table 2, every number taken from it and from the paper's Table 2.
+
+    ``pro`` / ``seconds``: :func:`table2` with ``metric="PRO"`` / ``"time"`` (rows "Random (k)",
+    "All", "Global"; columns Hist, SWW, FCA). Says how PRO and time grow with the number of
+    random patches, how the global reference (Eq. 7) compares with the most random patches
+    in PRO and with one random patch in time, what "All" gives where it was computed, and
+    how the three statistics rank in each row, each next to the paper's numbers.
+    Differences below ``noise`` PRO points are called within noise. ``extractor``: the
+    network that really produced the features (the paper's is VGG19).
+
+    >>> rows = ["Random (1)", "Random (100)", "Global"]
+    >>> pro = pd.DataFrame([[50, 52, 55], [70, 72, 75], [68, 72, 76]], rows, ["Hist", "SWW", "FCA"])
+    >>> print(table2_takeaway(pro).splitlines()[0])  # doctest: +ELLIPSIS
+    * **Random references.** Random (1): PRO 50.00 / 52.00 / 55.00 for Hist / SWW / FCA (paper: ...
+    """
+    stats = list(pro.columns)
+    rows = list(pro.index)
+    randoms = [r for r in rows if r.startswith("Random")]
+    t = seconds
+    lines = []
+
+    def paper(row, stat, i=0):
+        return TABLE2.get(row, {}).get(stat, (None, None))[i]
+
+    def slash(values):
+        return " / ".join(num(v) for v in values)
+
+    if randoms:
+        first, last = randoms[0], randoms[-1]
+        text = (f"* **Random references.** {first}: PRO {slash(pro.loc[first])} for {' / '.join(stats)} "
+                f"(paper: {slash(paper(first, s) for s in stats)}).")
+        if len(randoms) > 1:
+            gain = [float(pro.loc[last, s] - pro.loc[first, s]) for s in stats]
+            steady = [s for s in stats if all(verdict(pro.loc[b, s], pro.loc[a, s], noise) >= 0
+                                              for a, b in pairwise(randoms))]
+            text += (f" From {first} to {last} PRO changes by {' / '.join(signed(g) for g in gain)} points "
+                     f"(paper: {' / '.join(signed(paper(last, s) - paper(first, s)) for s in stats)}); it rises, or "
+                     f"stays within noise, at every step for {count(steady, len(stats), 'statistics')}.")
+            if t is not None and "FCA" in stats:
+                text += (f" FCA's time per image grows from {num(t.loc[first, 'FCA'], 3)} s to "
+                         f"{num(t.loc[last, 'FCA'], 3)} s (paper: {paper(first, 'FCA', 1):g} s to "
+                         f"{paper(last, 'FCA', 1):g} s).")
+        lines.append(text)
+    if "Global" in rows and randoms:
+        last = randoms[-1]
+        parts, agree = [], []
+        for s in stats:
+            d = float(pro.loc["Global", s] - pro.loc[last, s])
+            v = verdict(pro.loc["Global", s], pro.loc[last, s], noise)
+            word = {1: "better", 0: "as good (within noise)", -1: "worse"}[v]
+            p = paper("Global", s) - paper(last, s)
+            parts.append(f"{s} {word}, {signed(d)} (paper: {signed(p)})")
+            if v == 0 or (v > 0) == (p > 0):
+                agree.append(s)
+        text = (f"* **Global reference (Eq. 7) vs. {last}:** {'; '.join(parts)}. Same direction as the paper, or "
+                f"within noise, for {count(agree, len(stats), 'statistics')}.")
+        if t is not None:
+            first = randoms[0]
+            ours_ratio = " / ".join(f"{t.loc['Global', s] / t.loc[first, s]:.2f}×" for s in stats)
+            paper_ratio = " / ".join(f"{paper('Global', s, 1) / paper(first, s, 1):.2f}×" for s in stats)
+            text += f" Time per image, global / {first}: {ours_ratio} (paper: {paper_ratio})."
+        lines.append(text)
+    if "All" in rows:
+        computed = [s for s in stats if not pd.isna(pro.loc["All", s])]
+        paper_all = ", ".join(f"{s} " + (f"PRO {paper('All', s):g}, " if paper("All", s) is not None else "no PRO, ")
+                              + f"{paper('All', s, 1):g} s" for s in stats)
+        if computed:
+            best = [s for s in computed if all(pro.loc["All", s] >= pro.loc[r, s] for r in rows if not pd.isna(pro.loc[r, s]))]
+            text = (f"* **All patches** (computed for {', '.join(computed)}): PRO {slash(pro.loc['All', computed])}; the "
+                    f"best row for {count(best, len(computed), 'statistics')}")
+            if "Global" in rows:
+                text += f"; {' / '.join(signed(pro.loc['All', s] - pro.loc['Global', s]) for s in computed)} against the global reference"
+                if t is not None:
+                    cost = " / ".join(f"{t.loc['All', s] / t.loc['Global', s]:.0f}×" for s in computed)
+                    text += f", at {cost} its time per image"
+            lines.append(text + f". The paper: {paper_all}.")
+        else:
+            lines.append(f"* **All patches** was not computed here (more windows than the limit). The paper: {paper_all}.")
+    wins, exceptions, sww_ahead = [], [], []
+    for r in rows:
+        values = {s: float(pro.loc[r, s]) for s in stats if not pd.isna(pro.loc[r, s])}
+        if len(values) < 2:
+            continue
+        top = max(values, key=values.get)
+        if "FCA" in values:
+            if top == "FCA":
+                wins.append(r)
+            else:
+                gap = values[top] - values["FCA"]
+                exceptions.append(f"{r} ({top} ahead by {gap:.2f}" + (", within noise)" if gap < noise else ")"))
+        if "SWW" in values and "Hist" in values and values["SWW"] > values["Hist"]:
+            sww_ahead.append(r)
+    compared = [r for r in rows if pd.notna(pro.loc[r]).sum() >= 2]
+    paper_rows = [r for r in compared if r in TABLE2 and all(paper(r, s) is not None for s in ("FCA", "SWW", "Hist"))]
+    paper_wins = [r for r in paper_rows if paper(r, "FCA") >= max(paper(r, "SWW"), paper(r, "Hist"))]
+    paper_sww = [r for r in paper_rows if paper(r, "SWW") > paper(r, "Hist")]
+    if "FCA" in stats:
+        text = f"* **Statistics:** FCA has the best PRO in {len(wins)} of {len(compared)} rows"
+        if exceptions:
+            text += f", not in {' and '.join(exceptions)}"
+        text += f". SWW is ahead of the histogram in {count(sww_ahead, len(compared), 'rows')}."
+        text += (f" The paper: FCA best in {len(paper_wins)} of {len(paper_rows)} rows with three PROs, SWW ahead "
+                 f"of the histogram in {count(paper_sww, len(paper_rows))}.")
+        lines.append(text)
+    if extractor is not None:
+        lines.append("* The features are " + ("the paper's VGG19 (`vgg19`)." if extractor == "vgg19" else
+                                              f"`{extractor}`, not the paper's VGG19."))
+    return "\n".join(lines)

@@ -50,6 +50,7 @@ from ..core.images import resize_image
 from ..core.methods import PRESETS, Preset, preset_map
 from ..core.ops import clock
 from . import numbers as pn
+from .prose import count, num
 
 __all__ = [
     "TABLE5_METHODS",
@@ -65,6 +66,7 @@ __all__ = [
     "measure",
     "fit_power_law",
     "describe_device",
+    "timing_takeaway",
 ]
 
 #: Rows of Table 5, in the paper's order.
@@ -483,3 +485,89 @@ def describe_device(device=None) -> str:
         nthreads = ""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"cpu: {_cpu_name()}, {cores} cores available, torch threads {torch.get_num_threads()}{nthreads}"
+
+
+# --------------------------------------------------------------------------- takeaway
+
+
+def timing_takeaway(slopes: Mapping[str, float], cells: Mapping[tuple[str, int], tuple], *,
+                    feature_seconds: Mapping[str, Mapping[int, float]] | None = None,
+                    sizes: Sequence[int] = (320, 1024), tolerance: float = 0.3) -> str:
+    """Markdown bullets on the Table 5 measurements, every number taken from them and from Table 5.
+
+    ``slopes``: method -> fitted exponent b of ``t ∝ N^b`` (statistic only, :meth:`TimingResults.fit`).
+    ``cells``: ``(method, side)`` -> ``(total, features, statistic, how)`` in seconds, ``how``
+    "measured" or a note starting "not run" for an extrapolated cell (notebook 06's
+    ``table5_cell``). ``feature_seconds``: backbone -> {side: seconds} of the feature
+    extraction, to compare the paper's network with the notebook's; the first is the
+    notebook's backbone. Says whether every quadratic method's fitted exponent is above every
+    linear one's (the paper's point on scaling) and which exponents lie within ``tolerance``
+    of their complexity's (:data:`N_EXPONENT`), what the quadratic methods cost at the
+    largest side next to the paper's GPU times, how FCA compares with the separable
+    statistics, and which share of the total the feature extraction takes.
+
+    >>> slopes = {"Moments": 1.0, "Ours": 1.1, "Ours + k-NN": 1.9}
+    >>> cells = {(m, s): (2.0, 1.0, 1.0, "measured") for m in slopes for s in (320, 1024)}
+    >>> print(timing_takeaway(slopes, cells).splitlines()[0])
+    * **Scaling.** Fitted exponents b of the statistic: Moments 1.00, Ours 1.10 (complexity N¹); Ours + k-NN 1.90 (complexity N²). Every quadratic method grows faster than every linear one: the paper's point holds here. Within 0.3 of the complexity's exponent: 3 of 3 methods.
+    """
+    methods = [m for m in TABLE5_METHODS if m in slopes]
+    linear = [m for m in methods if N_EXPONENT[m] == 1]
+    quadratic = [m for m in methods if N_EXPONENT[m] == 2]
+    close = [m for m in methods if abs(slopes[m] - N_EXPONENT[m]) <= tolerance]
+
+    def listing(ms):
+        return ", ".join(f"{m} {num(slopes[m])}" for m in ms)
+
+    groups = "; ".join(f"{listing(ms)} (complexity N{sup})" for ms, sup in ((linear, "¹"), (quadratic, "²")) if ms)
+    text = f"* **Scaling.** Fitted exponents b of the statistic: {groups}."
+    if linear and quadratic:
+        apart = min(slopes[m] for m in quadratic) > max(slopes[m] for m in linear)
+        text += (" Every quadratic method grows faster than every linear one: the paper's point holds here." if apart
+                 else " Not every quadratic method grows faster than every linear one: the paper's point does not "
+                      "show clearly here.")
+    text += f" Within {tolerance:g} of the complexity's exponent: {count(close, len(methods), 'methods')}."
+    if len(close) < len(methods):
+        text += (" Exponents further off point to fixed overheads at the smaller sizes or to a loaded machine "
+                 "(the load average is printed with the measurement).")
+    lines = [text]
+    big = max(sizes)
+    key = f"seconds_{big}"
+    quad = [m for m in quadratic if (m, big) in cells and key in pn.TABLE5[m]]
+    if quad:
+        parts = []
+        for m in quad:
+            total, _, _, how = cells[m, big]
+            parts.append(f"{m} {num(total)} s ({'measured' if how == 'measured' else 'extrapolated, not run'}; "
+                         f"paper {pn.TABLE5[m][key]:g} s)")
+        lines.append(f"* **The quadratic methods at {big}²**, total per image: {'; '.join(parts)}.")
+    if "Ours" in methods and (("Ours", big) in cells):
+        sep = [m for m in ("Moments", "Histogram") if (m, big) in cells]
+        if sep:
+            ours_total = cells["Ours", big][0]
+            ours_ratio = ", ".join(f"{ours_total / cells[m, big][0]:.1f}× {m}" for m in sep)
+            stat_ratio = ", ".join(f"{cells['Ours', big][2] / cells[m, big][2]:.1f}× {m}" for m in sep)
+            paper_ratio = ", ".join(f"{pn.TABLE5['Ours'][key] / pn.TABLE5[m][key]:.1f}× {m}" for m in sep)
+            lines.append(f"* **FCA vs. the separable statistics at {big}²:** Ours costs {ours_ratio} in total and "
+                         f"{stat_ratio} in its statistic alone; the paper (totals): {paper_ratio}.")
+    shares = []
+    for size in sizes:
+        per = {}
+        for group, ms in (("linear", linear), ("quadratic", quadratic)):
+            vals = [100 * cells[m, size][1] / cells[m, size][0] for m in ms if (m, size) in cells]
+            if vals:
+                per[group] = f"{min(vals):.0f}–{max(vals):.0f} %" if len(vals) > 1 else f"{vals[0]:.0f} %"
+        if per:
+            shares.append(f"at {size}², " + " and ".join(
+                f"{v} for the {g} methods ({', '.join(linear if g == 'linear' else quadratic)})" for g, v in per.items()))
+    if shares:
+        lines.append(f"* **Feature extraction's share of the total:** {'; '.join(shares)}.")
+    if feature_seconds and len(feature_seconds) > 1:
+        names = list(feature_seconds)
+        base = feature_seconds[names[0]]
+        for other in names[1:]:
+            common = sorted(set(base) & set(feature_seconds[other]))
+            if common:
+                ratios = ", ".join(f"{feature_seconds[other][s] / base[s]:.1f}× at {s}²" for s in common)
+                lines.append(f"* **`{other}` features** cost {ratios} the `{names[0]}` features on this device.")
+    return "\n".join(lines)
