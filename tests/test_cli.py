@@ -34,3 +34,11 @@ def test_cli_reports_bad_input(tmp_path, capsys):
     assert cli.main([str(tiny), "--backbone", "efficientnet_lite0"]) == 2
     assert "image too small" in capsys.readouterr().err
     assert not list(tmp_path.glob("tiny_fca*"))
+
+
+def test_console_script_points_at_the_cli():
+    """``fca-localize`` (pyproject's [project.scripts]) runs this very ``main``."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "fca-localize"]
+    assert script.load() is cli.main
