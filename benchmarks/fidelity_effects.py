@@ -13,7 +13,7 @@ the backbone ``backbone="auto"`` picks (here the offline EfficientNet-Lite0). Ma
 brought to the mask's resolution and the protocol's border is cropped, as everywhere.
 
 First, the deviations that remain options (:data:`fca_utils.paper.fidelity.DEVIATIONS`,
-the table of notebook 05's last section on more classes): antialiased resizing, the classic
+the table of notebook 06's last section on more classes): antialiased resizing, the classic
 rectified Laws' TEM (``"tem_energy"``) and our earlier steerable filters
 (``"steerable_g2h2"``) against the authors' extractors in Table 1's protocol at 64 px, and
 k = 5 and k = 20 against our k = 10 for the k-NN reference.
@@ -101,7 +101,7 @@ def main() -> None:
                              progress=False, **overrides)
             return run.mean("au_pro") * 100
 
-        # 1. the deviations that remain options (notebook 05's fidelity table)
+        # 1. the deviations that remain options (notebook 06's fidelity table)
         records = fidelity.run_fidelity(ds, maps, experiments.Setting.preliminary().scaled(64), classes=CLASSES,
                                         max_images=args.max_images, backbone=net, progress=False)
         print()

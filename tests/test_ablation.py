@@ -325,7 +325,7 @@ def test_shared_cache_between_ablation_and_grid(tmp_path):
     assert cached.misses == 1 and len(cached) == 1  # the caller's cache is reused and kept
 
 
-# ------------------------------------------------------------------------- fidelity report (notebook 05)
+# ------------------------------------------------------------------------- fidelity report (notebook 06)
 def test_default_deviations_name_the_options_against_the_authors_defaults():
     from fca_utils.paper import fidelity
 
@@ -393,7 +393,7 @@ def test_run_fidelity_measures_each_option_against_its_default(tmp_path):
         fidelity.fidelity_takeaway([])
 
 
-# ------------------------------------------------------------------------- takeaways (notebook 07)
+# ------------------------------------------------------------------------- takeaways (notebook 08)
 def _fig7(values):
     import pandas as pd
 

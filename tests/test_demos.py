@@ -207,7 +207,7 @@ def test_map_explorer_show_reports_bad_settings(capsys):
     plt.close("all")
 
 
-# ------------------------------------------------------------------ takeaways (notebooks 00, 02)
+# ------------------------------------------------------------------ takeaways (notebooks 00, 03)
 def _fig3(rows):
     import pandas as pd
 

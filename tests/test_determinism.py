@@ -2,7 +2,7 @@
 
 nbval compares the text that notebook cells print. The numba kernels run rows of
 windows in parallel and PyTorch splits convolutions over threads; neither may change the
-printed digits. One Table 1 of notebook 01 (quick mode: Colors and the neural column,
+printed digits. One Table 1 of notebook 02 (quick mode: Colors and the neural column,
 every statistic, two classes of the embedded benchmark) is computed in two fresh
 processes, with 1 and with 2 torch and numba threads, and the printed text must be
 identical. What differs between CPUs (the last digit of a float sum) is the business of

@@ -135,7 +135,7 @@ def test_comparison_grid_draws_figure5_and_figure8(tiny_dataset):
         viz.comparison_grid(images, masks, {"A": maps["A"][:1]}, thresholds={"A": 0.5})
 
 
-# ------------------------------------------------------------------ takeaway (notebook 04)
+# ------------------------------------------------------------------ takeaway (notebook 05)
 def test_evaluation_takeaway_follows_the_numbers():
     import pandas as pd
 

@@ -286,7 +286,7 @@ def test_neural_extractor_falls_back_offline_and_says_so(monkeypatch):
         assert ex is tem and "instead of vgg19" in info and str(features.weights_path("vgg19")) in info
 
 
-# ------------------------------------------------------------------ takeaways (notebooks 01, 03)
+# ------------------------------------------------------------------ takeaways (notebooks 02, 04)
 def _table1(values):
     import pandas as pd
 

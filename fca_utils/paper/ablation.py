@@ -366,7 +366,7 @@ def sensitivity_table(records: list[dict], metric: str = "au_pro", title: str = 
 
 
 # ---------------------------------------------------------------------------------------
-# Takeaways generated from the results (notebook 05)
+# Takeaways generated from the results (notebook 06)
 # ---------------------------------------------------------------------------------------
 def ablation_takeaway(runs: dict[str, MethodRun], noise: float = 2.0) -> str:
     """Markdown bullets on :func:`run_ablation`'s result, every number taken from it and from Table 7.

@@ -5,7 +5,7 @@ covers most of the image (:func:`crop_around_defect`, :func:`center_crop`,
 :func:`largest_defect_entry`), the defect-free texture under an embedded defect
 (:func:`clean_image`), other plausible annotations of the same defect
 (:func:`annotation_variants`), their metrics (:func:`case_metrics`), a figure grid
-(:func:`plot_cases`) and the takeaways generated from the tables of notebook 07
+(:func:`plot_cases`) and the takeaways generated from the tables of notebook 08
 (:func:`figure7_takeaway`, :func:`figure6_takeaway`).
 """
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """What every notebook of the series does first and last: resolve its parameters, say which
 backbone and data it really uses, and save tables (CSV + Markdown) and figures (PNG + PDF);
-and, for the evaluation of Tables 3, 4 and 6 (notebook 04), the takeaway generated from the
+and, for the evaluation of Tables 3, 4 and 6 (notebook 05), the takeaway generated from the
 results (:func:`evaluation_takeaway`, :func:`full_resolution_cost`).
 
 >>> from fca_utils.paper import report                                         # doctest: +SKIP
->>> nb = report.start("01_feature_extractors", mode="quick", output_dir="../outputs")  # doctest: +SKIP
->>> nb.save_table(table, "table1")            # ../outputs/01_feature_extractors/tables/table1.csv, .md  # doctest: +SKIP
->>> nb.save_figure(fig, "figure3")            # ../outputs/01_feature_extractors/figures/figure3.png/.pdf  # doctest: +SKIP
+>>> nb = report.start("02_feature_extractors", mode="quick", output_dir="../outputs")  # doctest: +SKIP
+>>> nb.save_table(table, "table1")            # ../outputs/02_feature_extractors/tables/table1.csv, .md  # doctest: +SKIP
+>>> nb.save_figure(fig, "figure3")            # ../outputs/02_feature_extractors/figures/figure3.png/.pdf  # doctest: +SKIP
 
 Modes (the ``mode`` parameter of every notebook):
 
@@ -125,7 +125,7 @@ def start(notebook: str, *, mode: str = "quick", dataset: str = "embedded", data
     return run
 
 
-# --------------------------------------------------------------------------- takeaways (notebook 04)
+# --------------------------------------------------------------------------- takeaways (notebook 05)
 #: Pairs of Table 3 / 4 rows whose PRO difference says what one design choice does:
 #: (row, compared with, what the difference measures).
 EFFECTS = (

@@ -497,7 +497,7 @@ def timing_takeaway(slopes: Mapping[str, float], cells: Mapping[tuple[str, int],
 
     ``slopes``: method -> fitted exponent b of ``t ∝ N^b`` (statistic only, :meth:`TimingResults.fit`).
     ``cells``: ``(method, side)`` -> ``(total, features, statistic, how)`` in seconds, ``how``
-    "measured" or a note starting "not run" for an extrapolated cell (notebook 06's
+    "measured" or a note starting "not run" for an extrapolated cell (notebook 07's
     ``table5_cell``). ``feature_seconds``: backbone -> {side: seconds} of the feature
     extraction, to compare the paper's network with the notebook's; the first is the
     notebook's backbone. Says whether every quadratic method's fitted exponent is above every
