@@ -88,3 +88,17 @@ def test_fresh_removes_cached_maps_only_when_asked(tmp_path):
     args = ["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full", "--backbone", "colors"]
     assert reproduce.main(args) == 0 and cached.is_file()  # resuming is the default
     assert reproduce.main(args + ["--fresh"]) == 0 and not (out / "maps").exists()
+
+
+def test_notebook_kernels_run_without_progress_bars(tmp_path, monkeypatch):
+    monkeypatch.delenv("FCA_PROGRESS", raising=False)
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    nbs.mkdir()
+    _notebook(nbs / "00_env.ipynb", "mode = 'quick'\noutput_dir = '.'",
+              "import os\nfrom fca_utils.core.io import progress_bar\nNAME = '00_env'\n"
+              "mode = 'FCA_PROGRESS=' + os.environ.get('FCA_PROGRESS', 'unset') + ' silent=' + "
+              "str(progress_bar(range(2)).disable)\n" + WRITE_TABLE)
+    args = ["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full", "--backbone", "colors"]
+    assert reproduce.main(args) == 0
+    assert "| FCA_PROGRESS=0 silent=True |" in (out / "index.md").read_text()
+    assert "FCA_PROGRESS" not in os.environ  # the runner's own environment is restored

@@ -9,7 +9,9 @@ Steps: generate the embedded benchmark if it is not there (quick mode); with the
 backbone, try the paper's weights once (:func:`settle_backbone_download`); execute each
 ``notebooks/NN_*.ipynb`` in order with the given parameters (a progress bar per notebook,
 one tick per cell), writing the executed copy to ``<output>/notebooks/``; write
-``<output>/index.md`` linking every executed notebook, table and figure. A failing
+``<output>/index.md`` linking every executed notebook, table and figure. The notebook
+kernels run with ``FCA_PROGRESS=0`` (:func:`fca_utils.core.io.progress_bar`): a progress
+bar inside a saved notebook would stay there frozen, so the executed notebooks have none. A failing
 notebook is reported with its name, the failing cell and the error; the remaining
 notebooks still run, and the exit status is 1.
 """
@@ -23,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.io import write_text
+from ..core.io import PROGRESS_ENV, write_text
 
 PROJECT = Path(__file__).resolve().parents[2]  # this file is fca_utils/cli/reproduce.py
 NOTEBOOKS = PROJECT / "notebooks"
@@ -177,11 +179,19 @@ def main(argv: list[str] | None = None) -> int:
 
     (output_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     outcomes = []
-    for i, path in enumerate(notebooks, 1):
-        executed = path if args.inplace else output_dir / "notebooks" / path.name
-        outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]"))
-        o = outcomes[-1]
-        print(f"    {o.notebook}: {'ok' if o.error is None else 'FAILED'} in {o.seconds:.0f} s", flush=True)
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = "0"  # inherited by the notebook kernels: no frozen bars in the saved notebooks
+    try:
+        for i, path in enumerate(notebooks, 1):
+            executed = path if args.inplace else output_dir / "notebooks" / path.name
+            outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]"))
+            o = outcomes[-1]
+            print(f"    {o.notebook}: {'ok' if o.error is None else 'FAILED'} in {o.seconds:.0f} s", flush=True)
+    finally:
+        if previous is None:
+            del os.environ[PROGRESS_ENV]
+        else:
+            os.environ[PROGRESS_ENV] = previous
     index = write_index(output_dir, outcomes, args.mode)
 
     failed = [o for o in outcomes if o.error is not None]

@@ -5,6 +5,10 @@ goes through :func:`atomic_path`: the writer fills a temporary file in the targe
 folder, which then replaces the target in one ``os.replace``. An interrupted or
 failing write leaves the previous file (or none) and no temporary file.
 
+Progress bars go through :func:`progress_bar`, which the environment variable
+``FCA_PROGRESS=0`` silences everywhere (``python -m fca_utils.reproduce`` sets it for the
+notebook kernels it starts, so executed notebooks keep no frozen bars).
+
 Downloads (the paper's datasets, the ImageNet weights of the torchvision networks)
 go through :func:`download`, which writes the same way and checks the SHA-256 of
 the result before it takes the target's place.
@@ -22,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "write_text", "DownloadError", "ChecksumError", "download", "sha256sum", "verify_sha256"]
+__all__ = ["atomic_path", "write_text", "PROGRESS_ENV", "progress_enabled", "progress_bar", "DownloadError", "ChecksumError", "download", "sha256sum", "verify_sha256"]
 
 
 @contextmanager
@@ -61,6 +65,43 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+#: Environment variable that turns every progress bar of the package off when set to ``0``
+#: (also ``false``, ``no``, ``off``).
+PROGRESS_ENV = "FCA_PROGRESS"
+
+
+def progress_enabled() -> bool:
+    """False when :data:`PROGRESS_ENV` says ``0`` / ``false`` / ``no`` / ``off``, True otherwise.
+
+    >>> import os
+    >>> os.environ[PROGRESS_ENV] = "0"; progress_enabled()
+    False
+    >>> del os.environ[PROGRESS_ENV]; progress_enabled()
+    True
+    """
+    return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
+    """A ``tqdm.auto`` progress bar (a widget in Jupyter, text on a terminal), or a silent one.
+
+    The bar is shown when ``enabled`` and :func:`progress_enabled`; otherwise tqdm runs
+    with ``disable=True`` (it still iterates and counts, printing nothing). A bar shown in
+    a notebook becomes a frozen output once the notebook is saved, which is why
+    headless runs set ``FCA_PROGRESS=0``. ``kwargs`` go to ``tqdm`` (``total``, ``desc``,
+    ``unit``, ``leave``, ...).
+
+    >>> import os
+    >>> os.environ[PROGRESS_ENV] = "0"
+    >>> bar = progress_bar(range(3), desc="x"); bar.disable, list(bar)
+    (True, [0, 1, 2])
+    >>> del os.environ[PROGRESS_ENV]
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=not (enabled and progress_enabled()), **kwargs)
+
+
 class DownloadError(RuntimeError):
     """A download failed: the server could not be reached, answered with an error, or the transfer broke off."""
 
@@ -71,12 +112,10 @@ class ChecksumError(DownloadError):
 
 def sha256sum(path: str | os.PathLike, progress: bool = False) -> str:
     """SHA-256 (hex) of a file, read in 1 MiB chunks."""
-    from tqdm.auto import tqdm
-
     path = Path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
-                                          desc=f"SHA-256 {path.name}", disable=not progress) as bar:
+    with open(path, "rb") as handle, progress_bar(total=path.stat().st_size, unit="B", unit_scale=True,
+                                                  desc=f"SHA-256 {path.name}", enabled=progress) as bar:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
             bar.update(len(chunk))

@@ -44,6 +44,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from ..core.io import progress_bar
 from . import defects, layout, textures
 from .catalog import default_root
 
@@ -269,11 +270,9 @@ def _report(stats: dict[str, dict], seed: int, scale: float) -> tuple[dict, str]
 
 
 def _write_tree(tmp: Path, seed: int, scale: float, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     total = sum(len(s.defects) * PER_DEFECT + GOOD_TEST + TRAIN_GOOD for s in CLASSES)
     stats: dict[str, dict] = {}
-    with tqdm(total=total, desc="embedded benchmark", unit="img", disable=not progress) as bar:
+    with progress_bar(total=total, desc="embedded benchmark", unit="img", enabled=progress) as bar:
         for spec in CLASSES:
             s = stats[spec.name] = {"side": _side(spec, scale), "defects": {}, "coverage": [], "auroc": []}
             for sample in render_class(spec, seed, scale):

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import features
+from ..core.io import progress_bar
 from ..core.methods import PRESETS, Preset
 from ..datasets.dataset import (
     Dataset,
@@ -190,7 +190,7 @@ def run_method(
     for cls in classes:
         entries = select_entries(dataset, cls, max_images)
         maps, masks, seconds = [], [], []
-        for entry in tqdm(entries, desc=f"{base.name} {cls}", unit="img", disable=not progress, leave=False):
+        for entry in progress_bar(entries, desc=f"{base.name} {cls}", unit="img", enabled=progress, leave=False):
             sample = dataset.load(entry)
             path = map_path(maps_dir, cls, entry.defect_type, entry.stem)
             if anomaly_map_is_valid(path, sample.mask.shape):

@@ -54,10 +54,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import features
-from ..core.io import write_text
+from ..core.io import progress_bar, write_text
 from ..datasets.dataset import Dataset
 from ..evaluation import metrics
 from ..evaluation.runs import MethodRun, configure, run_method, select_entries
@@ -295,7 +294,7 @@ def sensitivity_grid(dataset: Dataset, *, classes=None, max_images=None, t_offse
         grid = [(t, sp, ss) for t in ts for sp in sigma_p for ss in sigma_s]
         border = dataset.protocol.border_for(*samples[0].mask.shape)
         stems = ",".join(f"{e.defect_type}/{e.stem}" for e in entries)
-        for t, sp, ss in tqdm(grid, desc=f"sensitivity {cls}", unit="config", disable=not progress, leave=False):
+        for t, sp, ss in progress_bar(grid, desc=f"sensitivity {cls}", unit="config", enabled=progress, leave=False):
             key = json.dumps({"dataset": dataset.name, "class": cls, "backbone": extractor.name, "method": method,
                               "T": t, "sigma_p": float(sp), "sigma_s": float(ss), "images": stems,
                               "base": base.params()}, sort_keys=True)

@@ -48,12 +48,12 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .. import features as features_mod
 from ..core import methods, ops
 from ..core import reference as reference_mod
 from ..core.images import resize_image
+from ..core.io import progress_bar
 from ..core.ops import resize
 from ..evaluation import metrics
 from ..evaluation.tables import table
@@ -396,7 +396,7 @@ def evaluate_grid(dataset, extractors: dict, statistics_: list[str], references:
     for combo in combos:
         result.seconds[combo] = []
     _warm_up(dataset.load(next(iter(selected.values()))[0]).image, extractors, statistics_, setting, device)
-    bar = tqdm(total=sum(len(v) for v in selected.values()), desc="images", unit="img", disable=not progress)
+    bar = progress_bar(total=sum(len(v) for v in selected.values()), desc="images", unit="img", enabled=progress)
     n_image = 0
     for cls, entries in selected.items():
         maps = {combo: [] for combo in combos}

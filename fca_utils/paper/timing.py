@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..core.images import resize_image
+from ..core.io import progress_bar
 from ..core.methods import PRESETS, Preset, preset_map
 from ..core.ops import clock
 from . import numbers as pn
@@ -338,14 +339,12 @@ def measure(image, extractor, plan: Mapping[str, tuple[Preset, Iterable[int]]], 
     repeats, max_seconds : see :func:`time_call` (best of up to ``repeats`` runs)
     warmup_size : side of the warm-up image (its features must hold a T x T window)
     device : where the image, features and statistics live (``None``: CPU)
-    progress : show a tqdm progress bar
+    progress : show a progress bar (:func:`fca_utils.core.io.progress_bar`)
 
     Returns
     -------
     TimingResults
     """
-    from tqdm.auto import tqdm
-
     device = torch.device(device) if device is not None else torch.device("cpu")
     plan = {m: (p, sorted({int(s) for s in sizes})) for m, (p, sizes) in plan.items()}
     all_sizes = sorted({s for _, sizes in plan.values() for s in sizes} | {int(s) for s in feature_sizes})
@@ -358,7 +357,7 @@ def measure(image, extractor, plan: Mapping[str, tuple[Preset, Iterable[int]]], 
         preset_map(feats, preset)
 
     jobs = sum(1 + sum(s in sizes for _, sizes in plan.values()) for s in all_sizes)
-    bar = tqdm(total=jobs, desc=f"timing ({results.backbone})", disable=not progress)
+    bar = progress_bar(total=jobs, desc=f"timing ({results.backbone})", enabled=progress)
     for size in all_sizes:
         img = resize_image(image, size, device)
         bar.set_postfix_str(f"{size}px features")
