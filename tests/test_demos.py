@@ -181,30 +181,145 @@ def test_map_explorer_caches_features_and_finds_the_spot():
     img, mask = with_spot(noise_image(64), y=40, x=20)
     rgb = (np.repeat(img[..., None], 3, 2) * 255).astype(np.uint8)
     ex = demos.MapExplorer({"spot": (rgb, mask)}, fine_size=32)
-    assert ex.labels == ["spot"]
+    assert ex.labels == ["spot"] and ex.last_timing is None
     m = ex.compute("spot", "colors", "fca", 7, 2.0, 1.0)
-    assert m.shape == (64, 64) and ex.last_seconds is not None
+    assert m.shape == (64, 64) and not ex.last_timing.features_cached  # the first map computes the features
+    first = ex.last_timing
     assert ex.features("spot", "colors").shape == (3, 32, 32)  # stride-1 extractor at fine_size
     assert ex.features("spot", "colors") is ex.features("spot", "colors")  # cached
     assert mask.ravel()[int(np.argmax(m))]
     for statistic in demos.STATISTICS:
-        assert ex.compute("spot", "colors", statistic, 5, 2.0, 0.0).shape == (64, 64)
+        for reference in demos.references_for(statistic):
+            assert ex.compute("spot", "colors", statistic, 5, 2.0, 0.0, reference).shape == (64, 64)
+            t = ex.last_timing
+            assert t.features_cached and t.features_seconds == first.features_seconds  # the cached features' time
+            assert "from the cache" in t.describe()
     with pytest.raises(KeyError, match="unknown example"):
         ex.compute("nope", "colors")
     with pytest.raises(ValueError, match="empty"):
         demos.MapExplorer({})
 
 
-def test_map_explorer_show_reports_bad_settings(capsys):
+def test_map_explorer_reference_changes_the_map():
+    img, mask = with_spot(noise_image(48, seed=3), y=20, x=30)
+    ex = demos.MapExplorer({"x": (img, mask)}, fine_size=None)
+    maps = {r: ex.compute("x", "colors", "fca", 5, 2.0, 1.0, r) for r in demos.references_for("fca")}
+    assert np.array_equal(maps["median"], demos.to_image_size(demos.statistic_map(
+        ex.features("x", "colors"), "fca", 5, 2.0, 1.0, "median"), (48, 48)))
+    for r in ("mean", "random", "knn"):
+        assert not np.allclose(maps[r], maps["median"]), r
+
+
+def test_statistic_map_names_the_references_a_statistic_accepts():
+    feats = torch.rand(2, 12, 12)
+    assert demos.references_for("sww") == ("median", "mean", "random", "knn")
+    with pytest.raises(ValueError, match=r"S=moments accepts the references \('median', 'random'\), got R='knn'"):
+        demos.statistic_map(feats, "moments", 3, reference="knn")
+    with pytest.raises(ValueError, match="got R='nearest'"):
+        demos.statistic_map(feats, "fca", 3, reference="nearest")
+
+
+def test_map_explorer_figure_titles_the_settings():
     img, mask = with_spot(noise_image(32))
     ex = demos.MapExplorer({"x": (img, mask)}, fine_size=None)
-    ex.show("x", "colors", "fca", 41, 2.0, 1.0)  # T larger than the 32 x 32 feature map
-    assert "cannot compute this map" in capsys.readouterr().out
-    fig = ex.figure("x", "colors", "sww", 5, 2.0, 1.0)
-    assert "S=sww" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="larger than the feature map"):
+        ex.compute("x", "colors", "fca", 41, 2.0, 1.0)  # T larger than the 32 x 32 feature map
+    fig = ex.figure("x", "colors", "sww", 5, 2.0, 1.0, reference="mean")
+    assert "S=sww, R=mean" in fig._suptitle.get_text()
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# --- the ipywidgets explorer (driven through its widget objects, no browser) ------------------
+def _app(**defaults):
+    img, mask = with_spot(noise_image(48, seed=5), y=30, x=16)
+    other, other_mask = with_spot(noise_image(48, seed=6), y=10, x=10)
+    ex = demos.MapExplorer({"a": (img, mask), "b": (other, other_mask)}, fine_size=None)
+    return demos.explorer_app(ex, ["colors", "tem"], dict(dict(F="colors", T=5, sigma_p=2.0), **defaults))
+
+
+def _png_size(data):
+    from PIL import Image
+    import io
+
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_explorer_app_controls_and_first_map():
+    app = _app()
+    assert set(app.controls) == set(demos.EXPLORER_CONTROLS)
+    assert app.map in app.widget.children and "fca-map" in app.map._dom_classes
+    assert app.map.format == "png" and app.map.value[:8] == b"\x89PNG\r\n\x1a\n" and _png_size(app.map.value)[0] > 100
+    assert app.settings() == dict(label="a", extractor="colors", statistic="fca", patch_size=5, sigma_p=2.0,
+                                  sigma_s=1.0, reference="median")
+    assert np.array_equal(app.last_map, app.explorer.compute(**app.settings()))
+    assert app.last_range == (float(app.last_map.min()), float(app.last_map.max()))
+    assert "computed now" in app.status.value and "own range" in app.status.value and app.error is None
+
+
+@pytest.mark.parametrize("control, value", [("T", 9), ("S", "histogram"), ("R", "knn"), ("sigma_p", 4.0),
+                                            ("sigma_s", 0.0), ("F", "tem"), ("image", "b")])
+def test_explorer_app_redraws_when_a_control_changes(control, value):
+    app = _app()
+    before_png, before_map = app.map.value, app.last_map
+    app.controls[control].value = value
+    assert app.error is None
+    assert app.map.value != before_png
+    assert not np.array_equal(app.last_map, before_map)
+    assert np.array_equal(app.last_map, app.explorer.compute(**app.settings()))
+
+
+def test_explorer_app_status_separates_feature_and_statistic_time():
+    app = _app()
+    assert "features F: " in app.status.value and "(computed now)" in app.status.value.split("features F:")[1]
+    app.controls["T"].value = 7  # same image and F: features from the cache, statistic computed anew
+    assert "from the cache (computed earlier in" in app.status.value
+    app.controls["F"].value = "tem"  # new features
+    assert "from the cache" not in app.status.value
+
+
+def test_explorer_app_shared_scale_fixes_the_colour_range():
+    app = _app()
+    app.controls["shared_scale"].value = True
+    fixed = app.last_range
+    assert fixed == (float(app.last_map.min()), float(app.last_map.max())) and "shared" in app.status.value
+    app.controls["sigma_s"].value = 0.0  # no smoothing: a map with other extremes
+    assert app.last_map.max() != fixed[1] and app.last_range == fixed
+    app.controls["S"].value = "sww"
+    assert app.last_range == fixed
+    app.controls["image"].value = "b"  # another image gets its own range
+    own_b = (float(app.last_map.min()), float(app.last_map.max()))
+    assert app.last_range == own_b
+    app.controls["image"].value = "a"
+    assert app.last_range == fixed
+    app.controls["shared_scale"].value = False  # off: each map its own range again
+    assert app.last_range == (float(app.last_map.min()), float(app.last_map.max())) != fixed
+
+
+def test_explorer_app_explains_a_bad_setting_and_keeps_the_picture():
+    app = _app()
+    png = app.map.value
+    app.controls["S"].value = "moments"
+    app.controls["R"].value = "knn"
+    assert "cannot compute this map" in app.status.value and "accepts the references" in app.error
+    assert app.map.value != png  # the moments map was drawn before R changed
+    drawn = app.map.value
+    app.controls["T"].value = 15
+    assert app.map.value == drawn and app.error
+    app.controls["R"].value = "random"
+    app.controls["T"].value = 5
+    assert app.error is None and app.map.value != drawn
+
+
+def test_explorer_app_rejects_bad_defaults():
+    ex = demos.MapExplorer({"a": (noise_image(32), np.zeros((32, 32), bool))})
+    with pytest.raises(ValueError, match="unknown explorer defaults"):
+        demos.explorer_app(ex, ["colors"], {"patch_size": 3})
+    with pytest.raises(ValueError, match=r"defaults\['F'\] = 'vgg19' is not among"):
+        demos.explorer_app(ex, ["colors"], {"F": "vgg19"})
+    with pytest.raises(ValueError, match="extractors is empty"):
+        demos.explorer_app(ex, [], {})
 
 
 # ------------------------------------------------------------------ takeaways (notebooks 00, 03)

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["class_normalizer", "colorize", "overlay", "comparison_grid"]
+__all__ = ["class_normalizer", "range_normalizer", "colorize", "overlay", "comparison_grid"]
+
+
+def range_normalizer(lo: float, hi: float):
+    """Return ``f(map) -> [0, 1]`` mapping ``lo`` and ``hi`` to 0 and 1, clipping beyond.
+
+    >>> range_normalizer(1.0, 3.0)(np.array([0.0, 2.0, 5.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    lo, hi = float(lo), float(hi)
+    span = hi - lo if hi > lo else 1.0
+    return lambda m: np.clip((np.asarray(m, dtype=np.float32) - lo) / span, 0.0, 1.0)
 
 
 def class_normalizer(maps, border: int = 0):
     """Return ``f(map) -> [0, 1]`` mapping the class-wide min and max (borders ignored) to 0 and 1."""
     inner = [np.asarray(m)[border : m.shape[0] - border, border : m.shape[1] - border] for m in maps]
-    lo = float(min(m.min() for m in inner))
-    hi = float(max(m.max() for m in inner))
-    span = hi - lo if hi > lo else 1.0
-    return lambda m: np.clip((np.asarray(m, dtype=np.float32) - lo) / span, 0.0, 1.0)
+    return range_normalizer(min(m.min() for m in inner), max(m.max() for m in inner))
 
 
 def colorize(normalized: np.ndarray, cmap: str = "Reds") -> np.ndarray:

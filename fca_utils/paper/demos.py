@@ -17,9 +17,12 @@ exposed one by one so a notebook can vary them:
   ImageNet weights are absent are left out, nothing is downloaded);
 - :func:`load_examples` -- a few test images of a dataset, resized small for interaction;
 - :func:`result_figure` -- image, ground truth, "Reds" map and overlay (Appendix B.2 colours);
-- :class:`MapExplorer` -- anomaly maps of a few images under any F, S, T, sigma_p, sigma_s,
-  with features cached so a redraw only recomputes the statistic (the ipywidgets
-  explorer of ``00_quickstart``);
+- :class:`MapExplorer` -- anomaly maps of a few images under any F, S, R, T, sigma_p,
+  sigma_s, with features cached so a redraw only recomputes the reference and the
+  statistic, each map's compute time in :class:`MapTiming`;
+- :func:`explorer_app` -- the ipywidgets explorer of ``00_quickstart`` and
+  ``explorer.ipynb`` (:class:`ExplorerApp`): one control per part of Eq. (1), the map as a
+  PNG, its real compute time, and an optional colour scale shared across redraws;
 - :func:`quickstart_takeaway`, :func:`figure3_takeaway`, :func:`figure3_verdicts` and
   :func:`figure4_takeaway` -- the notebooks' takeaways, generated from their results.
 
@@ -33,7 +36,9 @@ exposed one by one so a notebook can vary them:
 """
 from __future__ import annotations
 
-import time
+import html
+import io
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -43,7 +48,7 @@ from .. import features
 from ..core import methods
 from ..core.images import resize_image, resize_mask, to_image_tensor
 from ..core.methods import anomaly_map, make_reference
-from ..core.ops import resize
+from ..core.ops import clock, resize
 from .prose import backbone_sentence, count, num, points, verdict
 
 __all__ = [
@@ -56,7 +61,12 @@ __all__ = [
     "usable_extractors",
     "load_examples",
     "result_figure",
+    "references_for",
+    "MapTiming",
     "MapExplorer",
+    "EXPLORER_CONTROLS",
+    "ExplorerApp",
+    "explorer_app",
     "quickstart_takeaway",
     "figure3_claims",
     "figure3_takeaway",
@@ -66,6 +76,27 @@ __all__ = [
 
 #: The patch statistics S of section 3.2 a demo can choose from (Eqs. (2)-(5)).
 STATISTICS = tuple(name for name, spec in methods.STATISTICS.items() if spec.uses_reference)
+
+#: Statistics that compare local descriptors (moments, histograms) and so accept only the
+#: global average (R = "median": their default) or reference windows (R = "random");
+#: the mean patch and per-window k-NN references are sorted windows, for SWW and FCA.
+_DESCRIPTOR_STATISTICS = ("moments", "histogram")
+
+
+def references_for(statistic: str) -> tuple[str, ...]:
+    """The references R (:data:`fca_utils.core.methods.REFERENCES`) that statistic S accepts.
+
+    Moments (Eq. (2)) and histograms (Eq. (3)) compare with the map's global average
+    (``"median"``, their default) or with random windows; SWW and FCA take all four.
+
+    >>> references_for("histogram"), references_for("fca")
+    (('median', 'random'), ('median', 'mean', 'random', 'knn'))
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+    if statistic in _DESCRIPTOR_STATISTICS:
+        return tuple(r for r in methods.REFERENCES if r in ("median", "random"))
+    return tuple(methods.REFERENCES)
 
 
 def statistic_map(
@@ -99,13 +130,15 @@ def statistic_map(
     sigma_s : float or None
         FCA's smoothing of each window's error map; ignored by the other statistics.
     reference : "median" (Eq. (7), the paper's choice), "mean", "knn" or "random"
+        (:func:`references_for` says which a statistic accepts)
 
     Returns
     -------
     (h, w) tensor
     """
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+    if reference not in references_for(statistic):
+        raise ValueError(f"S={statistic} accepts the references {references_for(statistic)}, got R={reference!r}: "
+                         "the mean patch and the k-NN windows are references of SWW and FCA (sorted windows)")
     if sigma_s is not None and sigma_s <= 0:
         sigma_s = None
     t = int(patch_size)
@@ -308,8 +341,37 @@ def result_figure(image: np.ndarray, mask: np.ndarray | None, scores: np.ndarray
     return fig
 
 
+@dataclass(frozen=True)
+class MapTiming:
+    """How long one map of :meth:`MapExplorer.compute` took, the features apart.
+
+    Attributes
+    ----------
+    features_seconds : float
+        Time of ``F(I)`` when it was computed (now, or for an earlier map).
+    features_cached : bool
+        The features came from the cache: they were not computed for this map.
+    statistic_seconds : float
+        Time of this map's reference R, statistic S and upsampling, always computed now.
+    """
+
+    features_seconds: float
+    features_cached: bool
+    statistic_seconds: float
+
+    def describe(self) -> str:
+        """One line for a notebook: the statistic's time, then the features' and where they came from.
+
+        >>> print(MapTiming(0.5, True, 0.25).describe())
+        R + S: 0.25 s (computed now); features F: from the cache (computed earlier in 0.50 s)
+        """
+        how = (f"from the cache (computed earlier in {self.features_seconds:.2f} s)" if self.features_cached
+               else f"{self.features_seconds:.2f} s (computed now)")
+        return f"R + S: {self.statistic_seconds:.2f} s (computed now); features F: {how}"
+
+
 class MapExplorer:
-    """Anomaly maps of a few images for any F, S, T, sigma_p, sigma_s (Eq. (1)), features cached.
+    """Anomaly maps of a few images for any F, S, R, T, sigma_p, sigma_s (Eq. (1)), features cached.
 
     Parameters
     ----------
@@ -324,6 +386,10 @@ class MapExplorer:
         seconds on a CPU; at 128 it stays around a second. None: the example's own size.
         Stride-8 networks always see the example at its own size.
 
+    Attributes
+    ----------
+    last_timing : :class:`MapTiming` of the latest :meth:`compute` (None before the first)
+
     Examples
     --------
     >>> import numpy as np
@@ -333,8 +399,10 @@ class MapExplorer:
     >>> mask = np.zeros((64, 64), bool); mask[20:26, 20:26] = True
     >>> ex = MapExplorer({"toy": (img, mask)})
     >>> m = ex.compute("toy", "colors", "fca", 9, 3.0, 1.0)
-    >>> m.shape, bool(m[22, 22] > m[50, 50])
-    ((64, 64), True)
+    >>> m.shape, bool(m[22, 22] > m[50, 50]), ex.last_timing.features_cached
+    ((64, 64), True, False)
+    >>> _ = ex.compute("toy", "colors", "fca", 5, 3.0, 1.0, reference="knn"); ex.last_timing.features_cached
+    True
     """
 
     def __init__(self, examples: Mapping[str, tuple[np.ndarray, np.ndarray]], device=None,
@@ -344,15 +412,14 @@ class MapExplorer:
         self.examples = dict(examples)
         self.device = device
         self.fine_size = fine_size
-        self._features: dict[tuple[str, str], torch.Tensor] = {}
-        self.last_seconds: float | None = None
+        self._features: dict[tuple[str, str], tuple[torch.Tensor, float]] = {}
+        self.last_timing: MapTiming | None = None
 
     @property
     def labels(self) -> list[str]:
         return list(self.examples)
 
-    def features(self, label: str, extractor: str) -> torch.Tensor:
-        """``F(I)`` of example ``label`` for the named extractor, ``(C, h, w)``; computed once."""
+    def _features_and_seconds(self, label: str, extractor: str) -> tuple[torch.Tensor, float]:
         key = (label, extractor)
         if key not in self._features:
             if label not in self.examples:
@@ -361,47 +428,223 @@ class MapExplorer:
             img = to_image_tensor(self.examples[label][0])
             if ex.stride == 1 and self.fine_size is not None and max(img.shape[-2:]) > self.fine_size:
                 img = resize_image(img, self.fine_size)
-            dev = ex.device
-            self._features[key] = ex(img.to(dev))[0]
+            tick = clock(ex.device)
+            start = tick()
+            feats = ex(img.to(ex.device))[0]
+            self._features[key] = (feats, tick() - start)
         return self._features[key]
 
+    def features(self, label: str, extractor: str) -> torch.Tensor:
+        """``F(I)`` of example ``label`` for the named extractor, ``(C, h, w)``; computed once."""
+        return self._features_and_seconds(label, extractor)[0]
+
     def compute(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
-                sigma_p: float = 3.0, sigma_s: float | None = 1.0) -> np.ndarray:
+                sigma_p: float = 3.0, sigma_s: float | None = 1.0, reference: str = "median") -> np.ndarray:
         """The anomaly map of example ``label`` at its resolution (float32 (H, W)).
 
-        Raises ValueError (from :func:`fca_utils.core.ops.check_patch_size`) when T exceeds the
-        feature map.
+        Features come from the cache after the first map of an (image, extractor) pair;
+        the reference ``reference`` (:func:`fca_utils.core.methods.make_reference`) and
+        the statistic are computed for every map. :attr:`last_timing` records both times.
+
+        Raises ValueError when T exceeds the feature map
+        (:func:`fca_utils.core.ops.check_patch_size`) or the statistic does not accept the
+        reference (:func:`references_for`).
         """
-        start = time.perf_counter()
-        feats = self.features(label, extractor)
-        fmap = statistic_map(feats, statistic, patch_size, sigma_p, sigma_s)
+        cached = (label, extractor) in self._features
+        feats, feature_seconds = self._features_and_seconds(label, extractor)
+        tick = clock(feats.device)
+        start = tick()
+        fmap = statistic_map(feats, statistic, patch_size, sigma_p, sigma_s, reference)
         out = to_image_size(fmap, self.examples[label][0].shape[:2])
-        self.last_seconds = time.perf_counter() - start
+        self.last_timing = MapTiming(feature_seconds, cached, tick() - start)
         return out
 
-    def figure(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
-               sigma_p: float = 3.0, sigma_s: float | None = 1.0):
-        """:func:`result_figure` of :meth:`compute`'s map, titled with the settings."""
-        scores = self.compute(label, extractor, statistic, patch_size, sigma_p, sigma_s)
-        image, mask = self.examples[label]
+    def title(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
+              sigma_p: float = 3.0, sigma_s: float | None = 1.0, reference: str = "median") -> str:
+        """The settings of a map in one line (F with its feature shape, S, R, T, the sigmas)."""
         smooth = f", σs={sigma_s:g}" if statistic == "fca" and sigma_s else ""
         feats = self.features(label, extractor)
-        title = (f"{label}: F={extractor} ({feats.shape[0]}×{feats.shape[1]}×{feats.shape[2]}), "
-                 f"S={statistic}, T={patch_size}, σp={sigma_p:g}{smooth}")
-        return result_figure(image, mask, scores, title=title)
+        return (f"{label}: F={extractor} ({feats.shape[0]}×{feats.shape[1]}×{feats.shape[2]}), "
+                f"S={statistic}, R={reference}, T={patch_size}, σp={sigma_p:g}{smooth}")
 
-    def show(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
-             sigma_p: float = 3.0, sigma_s: float | None = 1.0) -> None:
-        """Draw :meth:`figure` (for ``ipywidgets.interactive_output``); a bad setting prints why."""
+    def figure(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
+               sigma_p: float = 3.0, sigma_s: float | None = 1.0, reference: str = "median",
+               value_range: tuple[float, float] | None = None):
+        """:func:`result_figure` of :meth:`compute`'s map, titled with the settings.
+
+        ``value_range``: the scores shown as palest and darkest red (clipped beyond); None
+        uses the map's own minimum and maximum.
+        """
+        from ..evaluation import viz
+
+        settings = dict(statistic=statistic, patch_size=patch_size, sigma_p=sigma_p, sigma_s=sigma_s,
+                        reference=reference)
+        scores = self.compute(label, extractor, **settings)
+        image, mask = self.examples[label]
+        return result_figure(image, mask, scores, title=self.title(label, extractor, **settings),
+                             normalizer=None if value_range is None else viz.range_normalizer(*value_range))
+
+
+#: Names of the controls of :class:`ExplorerApp` (keys of its ``controls`` and of the
+#: ``defaults`` of :func:`explorer_app`): the image, the three parts of Eq. (1), the window
+#: T, the two Gaussians of FCA (sigma_p also weights the windows of moments, histogram and
+#: SWW) and the shared colour scale switch.
+EXPLORER_CONTROLS = ("image", "F", "S", "R", "T", "sigma_p", "sigma_s", "shared_scale")
+
+#: What each R of :data:`fca_utils.core.methods.REFERENCES` is called in the explorer.
+_REFERENCE_LABELS = {"median": "median (Eq. 7)", "mean": "mean patch", "random": "random window",
+                     "knn": "k-NN (10 nearest)"}
+
+
+class ExplorerApp:
+    """The interactive explorer: one control per part of Eq. (1), the map, its compute time.
+
+    Built by :func:`explorer_app`. Every change of a control recomputes the map with
+    :meth:`MapExplorer.compute` and redraws it (:meth:`redraw`).
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What a notebook displays: the controls, the map, the status line.
+    controls : dict name -> widget, names :data:`EXPLORER_CONTROLS`
+    map : ipywidgets.Image
+        The PNG of image, ground truth, anomaly map and overlay (CSS class ``fca-map``).
+    status : ipywidgets.HTML
+        Compute times (:meth:`MapTiming.describe`) and the colour range in use, or why the
+        map cannot be computed (CSS class ``fca-status``).
+    last_map : float32 (H, W) array or None
+        The scores drawn last.
+    last_range : (lo, hi) or None
+        The scores drawn as palest and darkest red in the last picture.
+    error : str or None
+        Why the latest settings gave no map (the picture keeps the previous map).
+
+    Colour scale: with ``shared_scale`` off every map is stretched over its own minimum and
+    maximum, so only the shape of the map can be compared between redraws. With it on, the
+    range of an image is fixed by the first map of that image drawn with the switch on and
+    kept for every later redraw of that image (values beyond are clipped), so changing S,
+    R, T or a sigma also shows how the magnitude of the scores changes. Switching it off and
+    on again sets the range anew.
+    """
+
+    def __init__(self, explorer: MapExplorer, extractors: Sequence[str], defaults: Mapping | None = None):
+        import ipywidgets as widgets
+
+        defaults = dict(defaults or {})
+        unknown = sorted(set(defaults) - set(EXPLORER_CONTROLS))
+        if unknown:
+            raise ValueError(f"unknown explorer defaults {unknown}; the controls are {list(EXPLORER_CONTROLS)}")
+        if not extractors:
+            raise ValueError("extractors is empty; give at least one extractor name (usable_extractors())")
+        for name, options in (("image", explorer.labels), ("F", list(extractors)), ("S", list(STATISTICS)),
+                              ("R", list(methods.REFERENCES))):
+            if name in defaults and defaults[name] not in options:
+                raise ValueError(f"defaults[{name!r}] = {defaults[name]!r} is not among {options}")
+        self.explorer = explorer
+        slider = dict(continuous_update=False, style={"description_width": "initial"})
+        self.controls = {
+            "image": widgets.Dropdown(options=explorer.labels, value=defaults.get("image", explorer.labels[0]),
+                                      description="image"),
+            "F": widgets.Dropdown(options=list(extractors), value=defaults.get("F", extractors[0]), description="F"),
+            "S": widgets.Dropdown(options=list(STATISTICS), value=defaults.get("S", "fca"), description="S"),
+            "R": widgets.Dropdown(options=[(_REFERENCE_LABELS[r], r) for r in methods.REFERENCES],
+                                  value=defaults.get("R", "median"), description="R"),
+            "T": widgets.IntSlider(value=defaults.get("T", 3), min=3, max=15, step=2, description="T", **slider),
+            "sigma_p": widgets.FloatSlider(value=defaults.get("sigma_p", 3.0), min=0.5, max=8.0, step=0.5,
+                                           description="σ_p", **slider),
+            "sigma_s": widgets.FloatSlider(value=defaults.get("sigma_s", 1.0), min=0.0, max=3.0, step=0.25,
+                                           description="σ_s (0: none)", **slider),
+            "shared_scale": widgets.Checkbox(value=bool(defaults.get("shared_scale", False)),
+                                             description="shared colour scale (fixed per image by the first "
+                                                         "map drawn with it on)", indent=False,
+                                             layout=widgets.Layout(width="auto")),
+        }
+        self.map = widgets.Image(format="png")
+        self.map.add_class("fca-map")
+        self.status = widgets.HTML()
+        self.status.add_class("fca-status")
+        c = self.controls
+        self.widget = widgets.VBox([widgets.HBox([c["image"], c["F"]]), widgets.HBox([c["S"], c["R"]]),
+                                    widgets.HBox([c["T"], c["sigma_p"], c["sigma_s"]]), c["shared_scale"],
+                                    self.map, self.status])
+        self.widget.add_class("fca-explorer")
+        self.last_map: np.ndarray | None = None
+        self.last_range: tuple[float, float] | None = None
+        self.error: str | None = None
+        self._ranges: dict[str, tuple[float, float]] = {}
+        for name, control in self.controls.items():
+            control.observe(self._on_shared_scale if name == "shared_scale" else self._on_change, names="value")
+        self.redraw()
+
+    def settings(self) -> dict:
+        """The controls' values as keywords of :meth:`MapExplorer.compute`."""
+        c = self.controls
+        return dict(label=c["image"].value, extractor=c["F"].value, statistic=c["S"].value,
+                    patch_size=int(c["T"].value), sigma_p=float(c["sigma_p"].value),
+                    sigma_s=float(c["sigma_s"].value), reference=c["R"].value)
+
+    def _on_change(self, _change) -> None:
+        self.redraw()
+
+    def _on_shared_scale(self, _change) -> None:
+        self._ranges.clear()
+        self.redraw()
+
+    def figure(self):
+        """The picture of the current settings as a matplotlib Figure (what :attr:`map` shows)."""
+        settings = self.settings()
+        scores = self.explorer.compute(**settings)
+        label = settings["label"]
+        own = (float(scores.min()), float(scores.max()))
+        shared = self.controls["shared_scale"].value
+        lo, hi = self._ranges.setdefault(label, own) if shared else own
+        image, mask = self.explorer.examples[label]
+        from ..evaluation import viz
+
+        fig = result_figure(image, mask, scores, title=self.explorer.title(**settings),
+                            normalizer=viz.range_normalizer(lo, hi))
+        self.last_map, self.last_range = scores, (lo, hi)
+        return fig
+
+    def redraw(self) -> None:
+        """Recompute the map of the current settings and show it; a bad setting is explained in :attr:`status`."""
         import matplotlib.pyplot as plt
 
         try:
-            fig = self.figure(label, extractor, statistic, patch_size, sigma_p, sigma_s)
+            fig = self.figure()
         except ValueError as err:
-            print(f"cannot compute this map: {err}")
+            self.error = str(err)
+            self.status.value = f"<b>cannot compute this map:</b> {html.escape(self.error)}"
             return
-        plt.show()
+        self.error = None
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
         plt.close(fig)
+        self.map.value = buffer.getvalue()
+        lo, hi = self.last_range
+        scale = (f"colour scale shared: fixed for this image at {lo:.4g} – {hi:.4g} by its first map drawn with "
+                 f"the switch on; scores beyond are clipped" if self.controls["shared_scale"].value
+                 else f"colour scale: this map's own range, {lo:.4g} – {hi:.4g}")
+        self.status.value = (f"{html.escape(self.explorer.last_timing.describe())}<br>{html.escape(scale)}")
+
+
+def explorer_app(explorer: MapExplorer, extractors: Sequence[str], defaults: Mapping | None = None) -> ExplorerApp:
+    """The ipywidgets explorer of ``explorer``'s images: display ``explorer_app(...).widget``.
+
+    Parameters
+    ----------
+    explorer : :class:`MapExplorer`
+    extractors : names offered for F (e.g. :func:`usable_extractors`)
+    defaults : dict control name (:data:`EXPLORER_CONTROLS`) -> first value; e.g.
+        ``dict(F="efficientnet_lite0", S="fca", R="median", T=3, sigma_p=3.0, sigma_s=1.0)``.
+        Missing: the first image and extractor, FCA, the median, T = 3, sigma_p = 3,
+        sigma_s = 1, colour scale per map.
+
+    Returns
+    -------
+    :class:`ExplorerApp`, its first map already drawn
+    """
+    return ExplorerApp(explorer, extractors, defaults)
 
 
 # --------------------------------------------------------------------------- takeaways
