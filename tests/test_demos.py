@@ -221,11 +221,11 @@ def test_statistic_map_names_the_references_a_statistic_accepts():
 
 def test_map_explorer_figure_titles_the_settings():
     img, mask = with_spot(noise_image(32))
-    ex = demos.MapExplorer({"x": (img, mask)}, fine_size=None)
+    ex = demos.MapExplorer({"x": (img, mask)}, fine_size=None, source="toy")
     with pytest.raises(ValueError, match="larger than the feature map"):
         ex.compute("x", "colors", "fca", 41, 2.0, 1.0)  # T larger than the 32 x 32 feature map
     fig = ex.figure("x", "colors", "sww", 5, 2.0, 1.0, reference="mean")
-    assert "S=sww, R=mean" in fig._suptitle.get_text()
+    assert fig._suptitle.get_text().startswith("toy x: F=colors (3×32×32), S=sww, R=mean, T=5")
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -388,3 +388,35 @@ def test_table5_complexity_and_daggers():
         assert v["complexity"].replace("^", "").replace(" ", "") in line, m
     md = {lab: cells for lab, cells in md_rows(MD_ANCHORS[5])}
     assert {m for m, c in md.items() if "‡" in c[0]} == pn.TABLE5_SCALES_POORLY
+
+
+# --- sources: the data, protocol and backbone of a table ---------------------------------------
+def test_source_is_shown_under_the_title_everywhere(tmp_path):
+    from fca_utils.evaluation import tables as tb
+
+    t = tb.with_source(tb.table({"Ours": [96.5]}, ["PRO"], title="T", notes="n", index_name="method"),
+                       "data: toy · protocol: T=3 · backbone: colors")
+    lines = tb.to_text(t).splitlines()
+    assert lines[0] == "T" and lines[1] == "data: toy · protocol: T=3 · backbone: colors" and lines[-1] == "n"
+    md = tb.to_markdown(t)
+    assert md.index("**T**") < md.index("*data: toy · protocol: T=3 · backbone: colors*") < md.index("| method")
+    caption = tb.styled(t).to_html().split("<caption>")[1].split("</caption>")[0]
+    assert caption == "T<br><small>data: toy · protocol: T=3 · backbone: colors</small><br><small>n</small>"
+    assert tb.table({"a": [1]}, ["x"], source="s").attrs["source"] == "s"
+    assert "source" not in tb.table({"a": [1]}, ["x"]).attrs and tb.to_text(tb.table({"a": [1]}, ["x"])).count("\n") == 2
+    with pytest.raises(ValueError, match="source must be a non-empty string"):
+        tb.with_source(t, " ")
+
+
+def test_compare_keeps_both_sources_only_when_ours_has_one():
+    from fca_utils.evaluation import tables as tb
+    from fca_utils.paper.tables import PAPER_SOURCES, paper_table
+
+    paper = paper_table(3)
+    assert paper.attrs["source"] == f"the paper: {PAPER_SOURCES[3]}"
+    ours = tb.table({"Ours": [96.5]}, ["PRO"])
+    assert "source" not in tb.compare(ours, paper).attrs  # unchanged for tables without a source
+    both = tb.compare(tb.with_source(ours, "data: embedded"), paper)
+    assert both.attrs["source"] == f"ours: data: embedded | paper: the paper: {PAPER_SOURCES[3]}"
+    # with_source set it on `ours` itself; a paper-side table without a source adds nothing
+    assert tb.compare(ours, tb.table({"Ours": [97.0]}, ["PRO"])).attrs.get("source") == "data: embedded"

@@ -1,8 +1,11 @@
 """Tables as :class:`pandas.DataFrame`: building, comparing, showing and saving them.
 
 A table is a DataFrame with named rows (its index, named by ``index_name``) and
-columns; its title, notes and optional per-column number formats travel in
-``df.attrs["title"]``, ``df.attrs["notes"]`` and ``df.attrs["formats"]``. Missing
+columns; its title, source, notes and optional per-column number formats travel in
+``df.attrs["title"]``, ``df.attrs["source"]``, ``df.attrs["notes"]`` and
+``df.attrs["formats"]``. The source names the data, protocol and backbone the numbers
+come from (:func:`with_source`; a notebook builds it with
+:meth:`fca_utils.paper.report.NotebookRun.source`) and is shown under the title. Missing
 values are ``NaN`` / ``None``.
 
 >>> t = table({"Ours": [97.18, 98.73], "MAEDAY": [None, 75.2]}, ["PRO", "AUROC"],
@@ -18,7 +21,7 @@ Demo
 
 :func:`to_text` is the deterministic rendering that notebooks print in the cells nbval
 checks: numbers with two decimals unless ``formats`` says otherwise, missing values as
-"–", ``True`` / ``False`` as "✓" / "✗", the title above and the notes below.
+"–", ``True`` / ``False`` as "✓" / "✗", the title (and source) above and the notes below.
 :func:`styled` is the HTML display of the same cells; :func:`write_csv` (raw values) and
 :func:`write_markdown` (the cells of :func:`to_text`) save a table atomically.
 
@@ -47,7 +50,7 @@ from tabulate import tabulate
 
 from ..core.io import atomic_path, write_text
 
-__all__ = ["DASH", "DIFFERENT_DATA", "table", "compare", "to_text", "to_markdown", "styled",
+__all__ = ["DASH", "DIFFERENT_DATA", "table", "with_source", "compare", "to_text", "to_markdown", "styled",
            "write_csv", "write_markdown"]
 
 DASH = "–"
@@ -56,7 +59,7 @@ DIFFERENT_DATA = "different data: reference only"
 
 
 def table(rows: Mapping[str, Sequence], columns: Sequence[str], *, title: str = "", index_name: str = "",
-          notes: str = "", formats: Mapping[str, str] | None = None) -> pd.DataFrame:
+          notes: str = "", formats: Mapping[str, str] | None = None, source: str = "") -> pd.DataFrame:
     """A table: row name -> one value per column (order kept), with its title and notes.
 
     Parameters
@@ -72,6 +75,9 @@ def table(rows: Mapping[str, Sequence], columns: Sequence[str], *, title: str = 
         ``str.format`` pattern for the numbers of a column, used by :func:`to_text`,
         :func:`styled` and :func:`write_markdown` (``df.attrs["formats"]``); other numbers
         print as integers or with two decimals.
+    source : str
+        The data, protocol and backbone the numbers come from (``df.attrs["source"]``),
+        shown under the title; see :func:`with_source`.
 
     >>> t = table({"x": [1.5, True]}, ["a", "b"], title="T", index_name="row", formats={"a": "{:.1f}"})
     >>> t.attrs["title"], float(t.loc["x", "a"]), to_text(t).splitlines()[-1]
@@ -80,6 +86,24 @@ def table(rows: Mapping[str, Sequence], columns: Sequence[str], *, title: str = 
     df = pd.DataFrame.from_dict(dict(rows), orient="index", columns=list(columns))
     df.index = pd.Index(list(rows), name=index_name or None)
     df.attrs.update(title=title, notes=notes, formats=dict(formats or {}))
+    if source:
+        df.attrs["source"] = source
+    return df
+
+
+def with_source(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Set ``df.attrs["source"]``, what the numbers come from (data, protocol, backbone); return ``df``.
+
+    :func:`to_text`, :func:`to_markdown` and :func:`styled` show it under the title;
+    :func:`compare` keeps it, with the paper table's own source.
+
+    >>> t = with_source(table({"Ours": [96.5]}, ["PRO"], title="Demo"), "data: toy · protocol: T=3 · backbone: colors")
+    >>> print(to_text(t).splitlines()[1])
+    data: toy · protocol: T=3 · backbone: colors
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"source must be a non-empty string naming data, protocol and backbone, got {source!r}")
+    df.attrs["source"] = source
     return df
 
 
@@ -90,6 +114,10 @@ def compare(ours: pd.DataFrame, paper: pd.DataFrame, *, same_data: bool = False,
     Rows and columns are matched by name and keep the order of ``ours``; with
     ``union=True`` the rows and columns found only in ``paper`` follow. A cell missing from
     either table is missing.
+
+    When ``ours`` has a source (:func:`with_source`), the result's source is ``"ours:
+    <ours'> | paper: <paper's>"`` (the paper's part when ``paper`` has one, e.g. from
+    :func:`fca_utils.paper.tables.paper_table`).
 
     ``same_data=True`` says that ``ours`` was computed on the paper's data with the paper's
     protocol; only then is a ``"c Δ"`` column (ours − paper, rounded to 10 decimals,
@@ -118,6 +146,9 @@ def compare(ours: pd.DataFrame, paper: pd.DataFrame, *, same_data: bool = False,
     notes = "; ".join(n for n in (notes, None if same_data else DIFFERENT_DATA) if n)
     out.attrs.update(title=title, notes=notes,
                      formats={f"{c} {k}": fmts[k][c] for c in cols for k in parts if c in fmts[k]})
+    if ours.attrs.get("source"):
+        out.attrs["source"] = (f"ours: {ours.attrs['source']} | paper: {paper.attrs['source']}"
+                               if paper.attrs.get("source") else ours.attrs["source"])
     return out
 
 
@@ -164,32 +195,35 @@ def _headers(df: pd.DataFrame) -> list[str]:
 
 
 def to_text(df: pd.DataFrame) -> str:
-    """Title, the table (cells as described in the module docstring), notes; deterministic."""
+    """Title, source, the table (cells as described in the module docstring), notes; deterministic."""
     body = tabulate(_cells(df), headers=_headers(df), tablefmt="presto", disable_numparse=True,
                     colalign=_align(df))
-    return "\n".join(x for x in (df.attrs.get("title"), body, df.attrs.get("notes")) if x)
+    return "\n".join(x for x in (df.attrs.get("title"), df.attrs.get("source"), body, df.attrs.get("notes")) if x)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    """GitHub Markdown: the bold title, the table with the cells of :func:`to_text`, the notes."""
+    """GitHub Markdown: the bold title, the source in italics, the table with the cells of :func:`to_text`, the notes."""
     def esc(s):
         return s.replace("|", "\\|")
     cells = pd.DataFrame([[esc(x) for x in row[1:]] for row in _cells(df)],
                          index=pd.Index([esc(str(i)) for i in df.index], name=esc(df.index.name or "")),
                          columns=[esc(c) for c in _headers(df)[1:]])
     body = cells.to_markdown(colalign=_align(df), disable_numparse=True)
-    title, notes = df.attrs.get("title"), df.attrs.get("notes")
-    return "\n\n".join(x for x in (f"**{title}**" if title else "", body, notes) if x)
+    title, source, notes = df.attrs.get("title"), df.attrs.get("source"), df.attrs.get("notes")
+    return "\n\n".join(x for x in (f"**{title}**" if title else "", f"*{esc(source)}*" if source else "", body, notes)
+                       if x)
 
 
 def styled(df: pd.DataFrame) -> Styler:
-    """HTML display for notebooks: the cells of :func:`to_text`, the title (and notes) as caption.
+    """HTML display for notebooks: the cells of :func:`to_text`, the title (source and notes) as caption.
 
     The table's HTML id is fixed (no random part), so re-executing a notebook does not
     change its output.
     """
     fmts = df.attrs.get("formats", {})
     caption = html.escape(df.attrs.get("title") or "")
+    if df.attrs.get("source"):
+        caption += ("<br>" if caption else "") + f"<small>{html.escape(df.attrs['source'])}</small>"
     if df.attrs.get("notes"):
         caption += f"<br><small>{html.escape(df.attrs['notes'])}</small>"
     style = Styler(df, uuid_len=0, cell_ids=False, caption=caption or None)

@@ -385,6 +385,8 @@ class MapExplorer:
         resolution, so at 256 x 256 with 128 channels a redraw would take several
         seconds on a CPU; at 128 it stays around a second. None: the example's own size.
         Stride-8 networks always see the example at its own size.
+    source : str
+        Where the examples come from (e.g. the dataset's name), at the start of every title.
 
     Attributes
     ----------
@@ -406,12 +408,13 @@ class MapExplorer:
     """
 
     def __init__(self, examples: Mapping[str, tuple[np.ndarray, np.ndarray]], device=None,
-                 fine_size: int | None = 128):
+                 fine_size: int | None = 128, source: str = ""):
         if not examples:
             raise ValueError("examples is empty; give at least one label -> (image, mask)")
         self.examples = dict(examples)
         self.device = device
         self.fine_size = fine_size
+        self.source = source
         self._features: dict[tuple[str, str], tuple[torch.Tensor, float]] = {}
         self.last_timing: MapTiming | None = None
 
@@ -461,10 +464,10 @@ class MapExplorer:
 
     def title(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,
               sigma_p: float = 3.0, sigma_s: float | None = 1.0, reference: str = "median") -> str:
-        """The settings of a map in one line (F with its feature shape, S, R, T, the sigmas)."""
+        """The source and the settings of a map in one line (F with its feature shape, S, R, T, the sigmas)."""
         smooth = f", σs={sigma_s:g}" if statistic == "fca" and sigma_s else ""
         feats = self.features(label, extractor)
-        return (f"{label}: F={extractor} ({feats.shape[0]}×{feats.shape[1]}×{feats.shape[2]}), "
+        return (f"{self.source + ' ' if self.source else ''}{label}: F={extractor} ({feats.shape[0]}×{feats.shape[1]}×{feats.shape[2]}), "
                 f"S={statistic}, R={reference}, T={patch_size}, σp={sigma_p:g}{smooth}")
 
     def figure(self, label: str, extractor: str, statistic: str = "fca", patch_size: int = 9,

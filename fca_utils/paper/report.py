@@ -50,6 +50,20 @@ class NotebookRun:
     def quick(self) -> bool:
         return self.mode == "quick"
 
+    def source(self, protocol: str, backbone: str | None = None) -> str:
+        """What a table or figure of this run comes from, in one line: data, protocol, backbone.
+
+        ``protocol`` says how the numbers were made (image size, T, references, how many
+        images); ``backbone`` defaults to the run's backbone. For
+        :func:`fca_utils.evaluation.tables.with_source` and figure titles.
+
+        >>> run = NotebookRun("x", "quick", torch.device("cpu"), features.get_extractor("colors"), "", None, Path("."))
+        >>> run.source("64 px, T = 7")
+        'data: none (quick mode) · protocol: 64 px, T = 7 · backbone: colors'
+        """
+        data = self.dataset.name if self.dataset is not None else "none"
+        return f"data: {data} ({self.mode} mode) · protocol: {protocol} · backbone: {backbone or self.backbone.name}"
+
     def _path(self, kind: str, name: str, suffix: str) -> Path:
         folder = self.output_dir / self.notebook / kind
         folder.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.tables import table
+from ..evaluation.tables import table, with_source
 from . import numbers as pn
 
-__all__ = ["paper_table"]
+__all__ = ["PAPER_SOURCES", "paper_table"]
+
+#: What each of the paper's tables was measured on (data, protocol, backbone), from the paper's
+#: text: Sec. 3.1 and Appendix E (Tables 1, 2), Sec. 3.4 and 4.1 (Tables 3, 4, 6), Sec. 5 (Table 5),
+#: Sec. 4.3 (Table 7). :func:`paper_table` puts it in ``attrs["source"]``.
+PAPER_SOURCES = {
+    1: "MVTec AD textures · preliminary protocol: 256×256, T = 25, global reference (Sec. 3.1, Appendix E) "
+       "· features per column (VGG: VGG19 conv1_1 + conv1_2)",
+    2: "MVTec AD textures · preliminary protocol: 256×256, T = 25 (Sec. 3.1, Appendix E) · VGG19 conv1_1 + "
+       "conv1_2 · times on an RTX A5000 GPU",
+    3: "MVTec AD textures · full resolution, T = 9 (Ours) or 320×320, T = 3 (Ours320) (Sec. 3.4, 4.1) "
+       "· WideResNet-50-2 layer2",
+    4: "DTD-Synthetic, WFT, Aitex · each dataset's protocol (Sec. 4.1) · WideResNet-50-2 layer2",
+    5: "one image at 320×320 and 1024×1024 · RTX A5000 GPU · WideResNet-50-2 layer2",
+    6: "per texture class of MVTec AD, WFT, DTD-Synthetic, Aitex · each dataset's protocol (Sec. 4.1) "
+       "· WideResNet-50-2 layer2",
+    7: "MVTec AD textures · full resolution, T = 9 (Sec. 4.3) · WideResNet-50-2 layer2 (row F: random weights)",
+}
 
 
 def paper_table(number: int, *, dataset: str | None = None, metric: str | None = None,
@@ -42,7 +59,8 @@ def paper_table(number: int, *, dataset: str | None = None, metric: str | None =
     7. rows = ablated component (``"full"`` for the final method); columns F, R, HR, FCA
        (✓ / ✗ / –: ``True`` / ``False`` / ``None``), PRO, AUROC.
 
-    The title (``attrs["title"]``) is "Table n: " and the caption's first sentence.
+    The title (``attrs["title"]``) is "Table n: " and the caption's first sentence; the
+    source (``attrs["source"]``) is :data:`PAPER_SOURCES` ``[n]``.
 
     >>> float(paper_table(1).loc["FCA", "VGG PRO"]), float(paper_table(3).loc["Ours", "PRO"])
     (81.08, 97.18)
@@ -52,6 +70,10 @@ def paper_table(number: int, *, dataset: str | None = None, metric: str | None =
     """
     if number not in pn.CAPTIONS:
         raise ValueError(f"paper_table: number must be 1..7, got {number!r}")
+    return with_source(_paper_table(number, dataset, metric, method), f"the paper: {PAPER_SOURCES[number]}")
+
+
+def _paper_table(number: int, dataset: str | None, metric: str | None, method: str | None) -> pd.DataFrame:
     title = f"Table {number}: {pn.CAPTIONS[number]}".split(". ")[0].rstrip(".")
     title += "".join(f" — {x}" for x in (dataset, method) if x)
     metrics = {1: ("PRO", "AUROC"), 2: ("PRO", "time")}.get(number, ())
