@@ -5,7 +5,7 @@ columns; its title, source, notes and optional per-column number formats travel 
 ``df.attrs["title"]``, ``df.attrs["source"]``, ``df.attrs["notes"]`` and
 ``df.attrs["formats"]``. The source names the data, protocol and backbone the numbers
 come from (:func:`with_source`; a notebook builds it with
-:meth:`fca_utils.paper.report.NotebookRun.source`) and is shown under the title. Missing
+:meth:`fca_utils.paper.report.NotebookRun.source`) and is shown under the title by :func:`styled` and :func:`to_markdown`. Missing
 values are ``NaN`` / ``None``.
 
 >>> t = table({"Ours": [97.18, 98.73], "MAEDAY": [None, 75.2]}, ["PRO", "AUROC"],
@@ -21,7 +21,9 @@ Demo
 
 :func:`to_text` is the deterministic rendering that notebooks print in the cells nbval
 checks: numbers with two decimals unless ``formats`` says otherwise, missing values as
-"–", ``True`` / ``False`` as "✓" / "✗", the title (and source) above and the notes below.
+"–", ``True`` / ``False`` as "✓" / "✗", the title above and the notes below (the source
+is left out: the text is the compact copy, for nbval, of a table that :func:`styled` shows
+with its source).
 :func:`styled` is the HTML display of the same cells; :func:`write_csv` (raw values) and
 :func:`write_markdown` (the cells of :func:`to_text`) save a table atomically.
 
@@ -94,12 +96,12 @@ def table(rows: Mapping[str, Sequence], columns: Sequence[str], *, title: str = 
 def with_source(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Set ``df.attrs["source"]``, what the numbers come from (data, protocol, backbone); return ``df``.
 
-    :func:`to_text`, :func:`to_markdown` and :func:`styled` show it under the title;
-    :func:`compare` keeps it, with the paper table's own source.
+    :func:`to_markdown` and :func:`styled` show it under the title (not the compact
+    :func:`to_text`); :func:`compare` keeps it, with the paper table's own source.
 
     >>> t = with_source(table({"Ours": [96.5]}, ["PRO"], title="Demo"), "data: toy · protocol: T=3 · backbone: colors")
-    >>> print(to_text(t).splitlines()[1])
-    data: toy · protocol: T=3 · backbone: colors
+    >>> print(to_markdown(t).splitlines()[2])
+    *data: toy · protocol: T=3 · backbone: colors*
     """
     if not isinstance(source, str) or not source.strip():
         raise ValueError(f"source must be a non-empty string naming data, protocol and backbone, got {source!r}")
@@ -195,10 +197,13 @@ def _headers(df: pd.DataFrame) -> list[str]:
 
 
 def to_text(df: pd.DataFrame) -> str:
-    """Title, source, the table (cells as described in the module docstring), notes; deterministic."""
+    """Title, the table (cells as described in the module docstring), notes; deterministic.
+
+    The source (:func:`with_source`) is not repeated here: this is the compact copy of a
+    table that :func:`styled` and :func:`to_markdown` show with it."""
     body = tabulate(_cells(df), headers=_headers(df), tablefmt="presto", disable_numparse=True,
                     colalign=_align(df))
-    return "\n".join(x for x in (df.attrs.get("title"), df.attrs.get("source"), body, df.attrs.get("notes")) if x)
+    return "\n".join(x for x in (df.attrs.get("title"), body, df.attrs.get("notes")) if x)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
