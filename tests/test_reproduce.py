@@ -88,3 +88,19 @@ def test_fresh_removes_cached_maps_only_when_asked(tmp_path):
     args = ["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full", "--backbone", "colors"]
     assert reproduce.main(args) == 0 and cached.is_file()  # resuming is the default
     assert reproduce.main(args + ["--fresh"]) == 0 and not (out / "maps").exists()
+
+
+def test_cell_timeout_fails_that_notebook_and_the_series_goes_on(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "00_hangs.ipynb", "mode = 'quick'\noutput_dir = '.'", "import time\ntime.sleep(60)")
+    _notebook(nbs / "01_after.ipynb", "mode = 'quick'\noutput_dir = '.'", "x = 1")
+    out = tmp_path / "out"
+
+    status = reproduce.main(["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full",
+                             "--cell-timeout", "3"])
+
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "00_hangs" in captured.err and "longer than --cell-timeout (3 s)" in captured.err
+    assert "01_after: ok" in captured.out

@@ -50,8 +50,15 @@ def find_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> l
     return found
 
 
-def run_notebook(path: Path, executed: Path, parameters: dict, position: str) -> Outcome:
-    """Execute one notebook with papermill; never raises for errors inside the notebook."""
+def run_notebook(path: Path, executed: Path, parameters: dict, position: str,
+                 cell_timeout: float | None = None) -> Outcome:
+    """Execute one notebook with papermill; never raises for errors inside the notebook.
+
+    ``cell_timeout`` (seconds, None: no limit) stops a cell that runs longer, so a hung
+    kernel fails that notebook instead of the whole series; a kernel that dies is reported
+    the same way.
+    """
+    import nbclient.exceptions
     import papermill
 
     print(f"{position} {path.stem}", flush=True)
@@ -61,10 +68,15 @@ def run_notebook(path: Path, executed: Path, parameters: dict, position: str) ->
         papermill.execute_notebook(
             str(path), str(executed), parameters=parameters or None, cwd=str(path.parent),
             progress_bar={"desc": path.stem, "unit": "cell"}, kernel_name="python3",
+            execution_timeout=cell_timeout,
         )
     except papermill.PapermillExecutionError as err:
         error = (f"cell [{err.exec_count}] ({_first_line(executed, err.exec_count)!r}): "
                  f"{err.ename}: {err.evalue}")
+    except nbclient.exceptions.CellTimeoutError:
+        error = f"a cell ran longer than --cell-timeout ({cell_timeout:g} s) and was stopped"
+    except nbclient.exceptions.DeadKernelError as err:
+        error = f"the kernel died: {err}"
     return Outcome(path.stem, time.perf_counter() - start, executed, error)
 
 
@@ -148,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="delete the anomaly maps cached in <output-dir>/maps first, so that every map is "
                              "recomputed (and timed) instead of read back from an earlier run")
+    parser.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop a cell that runs longer than this (default: 900 in quick mode, no limit in full "
+                             "mode); the notebook is reported as failed and the series goes on")
     args = parser.parse_args(argv)
+    cell_timeout = args.cell_timeout if args.cell_timeout is not None else (900.0 if args.mode == "quick" else None)
 
     notebooks = find_notebooks(args.notebooks, only=args.only)
     output_dir = args.output_dir.resolve()
@@ -179,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     for i, path in enumerate(notebooks, 1):
         executed = path if args.inplace else output_dir / "notebooks" / path.name
-        outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]"))
+        outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]", cell_timeout))
         o = outcomes[-1]
         print(f"    {o.notebook}: {'ok' if o.error is None else 'FAILED'} in {o.seconds:.0f} s", flush=True)
     index = write_index(output_dir, outcomes, args.mode)
