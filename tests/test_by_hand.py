@@ -121,6 +121,7 @@ def test_contributions_figure_titles_are_the_contributions():
 
 
 def test_the_explorer_redraws_for_the_chosen_pixel():
+    pytest.importorskip("ipywidgets")   # the "notebooks" extra
     rng = np.random.default_rng(3)
     errors, weights = rng.random((6, 7, 3, 3)), literal.gauss2d(3, 1.0)
     container, controls = by_hand.pixel_explorer(errors, weights, rng.random((6, 7, 3)), y=2, x=2)
