@@ -4,14 +4,16 @@
     python -m fca_utils.reproduce --mode full --dataset mvtec --data-root /data/mvtec
     python -m fca_utils.reproduce --only 01 03        # some notebooks
     python -m fca_utils.reproduce --inplace --fresh   # refresh the committed notebooks' outputs
+    python -m fca_utils.reproduce --site              # only rebuild outputs/site/ from an earlier run
 
 Steps: generate the embedded benchmark if it is not there (quick mode); with the "auto"
 backbone, try the paper's weights once (:func:`settle_backbone_download`); execute each
 ``notebooks/NN_*.ipynb`` in order with the given parameters (a progress bar per notebook,
 one tick per cell), writing the executed copy to ``<output>/notebooks/``; write
-``<output>/index.md`` linking every executed notebook, table and figure. A failing
-notebook is reported with its name, the failing cell and the error; the remaining
-notebooks still run, and the exit status is 1.
+``<output>/index.md`` linking every executed notebook, table and figure; build the static
+site of the executed notebooks, ``<output>/site/index.html`` (:mod:`fca_utils.cli.site`).
+A failing notebook is reported with its name, the failing cell and the error; the remaining
+notebooks still run, the site shows them as failed, and the exit status is 1.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.io import write_text
+from . import site
 
 PROJECT = Path(__file__).resolve().parents[2]  # this file is fca_utils/cli/reproduce.py
 NOTEBOOKS = PROJECT / "notebooks"
@@ -163,11 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
                         help="stop a cell that runs longer than this (default: 900 in quick mode, no limit in full "
                              "mode); the notebook is reported as failed and the series goes on")
+    parser.add_argument("--site", action="store_true",
+                        help="run no notebook: only build <output-dir>/site/ from the executed notebooks of an "
+                             "earlier run (<output-dir>/notebooks/, or notebooks/ with --inplace)")
+    parser.add_argument("--no-site", action="store_true", help="do not build the site after the run")
     args = parser.parse_args(argv)
     cell_timeout = args.cell_timeout if args.cell_timeout is not None else (900.0 if args.mode == "quick" else None)
 
-    notebooks = find_notebooks(args.notebooks, only=args.only)
     output_dir = args.output_dir.resolve()
+    executed_dir = args.notebooks if args.inplace else output_dir / "notebooks"
+    explorer = site.explorer_app_command(args.notebooks)
+    if args.site:
+        if args.no_site:
+            parser.error("--site and --no-site exclude each other")
+        try:
+            site.build_and_report(executed_dir, output_dir, explorer)
+        except (FileNotFoundError, RuntimeError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
+
+    notebooks = find_notebooks(args.notebooks, only=args.only)
     parameters = {"mode": args.mode, "output_dir": str(output_dir)}
     for key in ("dataset", "data_root", "device", "backbone"):
         if getattr(args, key) is not None:
@@ -203,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = [o for o in outcomes if o.error is not None]
     print(f"\n{len(outcomes) - len(failed)}/{len(outcomes)} notebooks ran; total "
           f"{sum(o.seconds for o in outcomes):.0f} s; index: {index}")
+    if not args.no_site:
+        try:
+            site.build_and_report(executed_dir, output_dir, explorer)
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     for o in failed:
         print(f"FAILED {o.notebook}, {o.error}\n    executed notebook with the traceback: {o.executed}",
               file=sys.stderr)
