@@ -199,11 +199,11 @@ def explorer_url(tmp_path):
     _browser_or_skip()
     port = _free_port()
     env = dict(os.environ, FCA_OFFLINE="1")
-    command = [sys.executable, "-m", "voila", EXPLORER.name, "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1"]
+    command = [sys.executable, "-m", "voila", str(EXPLORER.relative_to(PROJECT)), "--no-browser",
+               f"--port={port}", "--Voila.ip=127.0.0.1"]  # the README's command, from the repository root
     log = tmp_path / "voila.log"
     with open(log, "wb") as sink:
-        process = subprocess.Popen(command, cwd=EXPLORER.parent, env=env, start_new_session=True,
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True,
                                    stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

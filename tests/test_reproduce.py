@@ -41,6 +41,16 @@ def test_series_order_failure_and_index(tmp_path, capsys):
     assert index.index("00_good") < index.index("01_bad")
     assert "| full |" in index  # the parameter reached the notebook, its table is inlined
     assert "FAILED" in index
+    landing = (out / "site" / "index.html").read_text()  # the site, built from the executed notebooks
+    assert landing.index("00_good.html") < landing.index("01_bad.html")
+    assert "<td>ok</td>" in landing and "<td>FAILED</td>" in landing and "<td>full</td>" in landing
+    assert (out / "site" / "01_bad.html").is_file()
+
+
+def test_site_alone_needs_an_earlier_run(tmp_path, capsys):
+    assert reproduce.main(["--site", "--output-dir", str(tmp_path)]) == 1
+    assert "no executed notebooks" in capsys.readouterr().err
+    assert not (tmp_path / "site").exists()
 
 
 def test_only_selects_and_rejects_unknown(tmp_path):

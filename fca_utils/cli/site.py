@@ -24,7 +24,7 @@ Hand-written here, because no Sphinx extension does it: the landing page and the
 navigation titles. A notebook's title in the navigation is its file number, its first
 heading without the heading's own number, and the paper's sections that its introduction
 (first markdown cell) cites, e.g. ``02 · Feature extractors × patch statistics (Table 1)
-— Sec. 3.1, 3.2, App. E``.
+— Sec. 3.1, 3.2; App. E``.
 """
 from __future__ import annotations
 
@@ -67,9 +67,17 @@ class PageInfo:
     mode: str | None
 
     @property
+    def paper(self) -> str:
+        """The cited sections, compactly: ``"Sec. 3.1, 3.2; App. E"``."""
+        groups = {}
+        for label in self.sections:
+            kind, _, number = label.partition(" ")
+            groups.setdefault(kind, []).append(number)
+        return "; ".join(f"{kind} {', '.join(numbers)}" for kind, numbers in groups.items())
+
+    @property
     def nav_title(self) -> str:
-        cites = f" — {', '.join(self.sections)}" if self.sections else ""
-        return f"{self.number} · {self.heading}{cites}"
+        return f"{self.number} · {self.heading}" + (f" — {self.paper}" if self.sections else "")
 
 
 def _cited_sections(text: str) -> list[str]:
@@ -98,7 +106,7 @@ def page_info(path: Path) -> PageInfo:
     else:
         status = "not run by papermill"
     mode = record.get("parameters", {}).get("mode")
-    if mode is None:
+    if mode is None and nb.metadata.get("kernelspec"):  # the parameters cell's default (papermill reads it)
         default = papermill.inspect_notebook(str(path)).get("mode", {}).get("default")
         mode = default.strip("\"'") if default else None
     return PageInfo(stem=path.stem, number=path.stem[:2], heading=_LEADING_NUMBER.sub("", heading),
@@ -158,7 +166,7 @@ def _landing_page(pages: list[PageInfo], source: Path, explorer_command: str) ->
     total = sum(p.seconds or 0 for p in pages)
     rows = "\n".join(
         f'<tr><td><a href="{html.escape(p.stem)}.html">{html.escape(p.number)}</a></td>'
-        f"<td>{html.escape(p.heading)}</td><td>{html.escape(', '.join(p.sections)) or '—'}</td>"
+        f"<td>{html.escape(p.heading)}</td><td>{html.escape(p.paper) or '—'}</td>"
         f"<td>{html.escape(p.mode or '—')}</td><td>{html.escape(p.status)}</td>"
         f"<td style=\"text-align:right\">{'—' if p.seconds is None else f'{p.seconds:.0f}'}</td></tr>"
         for p in pages)
@@ -181,8 +189,9 @@ then measures F, S and R one at a time (Tables 1 and 2), evaluates the final met
 
 ## How to read this companion
 
-Each page below is one executed notebook of the series, in the paper's order, titled with the
-paper's sections, tables and figures it reproduces. A page starts with the paper's claim, shows the
+Each page (in the navigation on the left and in the results index below) is one executed notebook
+of the series, in the paper's order, titled with the paper's sections, tables and figures it
+reproduces. A page starts with the paper's claim, shows the
 reproduced tables and figures beside the paper's reported numbers, and ends with a takeaway
 generated from the results. The code that produced each result is folded: click *Show code cell
 source* to read it. The notebooks call the `fca_utils` package; nothing on this site was computed
@@ -207,6 +216,7 @@ Executed by `python -m fca_utils.reproduce`{when}, mode {', '.join(f'`{m}`' for 
 ```{{toctree}}
 :caption: The paper, notebook by notebook
 :maxdepth: 1
+:hidden:
 
 {toctree}
 ```
