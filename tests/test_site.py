@@ -4,12 +4,12 @@ import nbformat
 from fca_utils.cli import site
 
 
-def test_cited_sections_in_order_of_first_mention():
+def testcited_sections_in_order_of_first_mention():
     text = ("Eq. (1) — features (Sec. 3.1 and 3.4), a statistic (Sec. 3.2–3.3); Section 5; "
             "Appendices A–B and Appendix E; again Sec. 3.1.")
-    assert site._cited_sections(text) == ["Sec. 3.1", "Sec. 3.4", "Sec. 3.2–3.3", "Sec. 5", "App. A–B", "App. E"]
-    assert site._cited_sections("no section here, only Table 2") == []
-    page = site.PageInfo("05_x", "05", "Evaluation (Table 3)", site._cited_sections(text), "ok", 1.0, None, "quick")
+    assert site.cited_sections(text) == ["Sec. 3.1", "Sec. 3.4", "Sec. 3.2–3.3", "Sec. 5", "App. A–B", "App. E"]
+    assert site.cited_sections("no section here, only Table 2") == []
+    page = site.PageInfo("05_x", "05", "Evaluation (Table 3)", site.cited_sections(text), "ok", 1.0, None, "quick")
     assert page.paper == "Sec. 3.1, 3.4, 3.2–3.3, 5; App. A–B, E"
     assert page.nav_title == "05 · Evaluation (Table 3) — Sec. 3.1, 3.4, 3.2–3.3, 5; App. A–B, E"
 
@@ -51,7 +51,7 @@ def test_presentable_folds_code_and_replaces_widgets():
         "p": {"model_name": "FloatProgressModel", "state": {}},
         "box": {"model_name": "VBoxModel", "state": {"children": []}}}}}
 
-    shown = site._presentable(nb, "voila app.ipynb")
+    shown = site.presentable_copy(nb, "voila app.ipynb")
 
     code = shown.cells[0]
     assert code.metadata["tags"] == ["hide-input"]

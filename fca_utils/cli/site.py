@@ -40,7 +40,8 @@ from pathlib import Path
 
 from ..core.io import write_text
 
-__all__ = ["PageInfo", "page_info", "find_executed", "build_site", "build_and_report", "explorer_app_command"]
+__all__ = ["PageInfo", "build_and_report", "build_site", "cited_sections", "explorer_app_command", "find_executed",
+           "page_info", "presentable_copy"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -80,7 +81,12 @@ class PageInfo:
         return f"{self.number} · {self.heading}" + (f" — {self.paper}" if self.sections else "")
 
 
-def _cited_sections(text: str) -> list[str]:
+def cited_sections(text: str) -> list[str]:
+    """The paper's sections and appendices that ``text`` cites, in order of first mention.
+
+    >>> cited_sections("features (Sec. 3.1 and 3.4), a statistic (Sec. 3.2–3.3); Appendix E")
+    ['Sec. 3.1', 'Sec. 3.4', 'Sec. 3.2–3.3', 'App. E']
+    """
     found: list[str] = []
     for match in _SECTION.finditer(text):
         if match.group(1):
@@ -110,7 +116,7 @@ def page_info(path: Path) -> PageInfo:
         default = papermill.inspect_notebook(str(path)).get("mode", {}).get("default")
         mode = default.strip("\"'") if default else None
     return PageInfo(stem=path.stem, number=path.stem[:2], heading=_LEADING_NUMBER.sub("", heading),
-                    sections=_cited_sections(first), status=status, seconds=record.get("duration"),
+                    sections=cited_sections(first), status=status, seconds=record.get("duration"),
                     started=record.get("start_time"), mode=mode)
 
 
@@ -129,7 +135,7 @@ def _is_progress_bar(model_id: str, models: dict, depth: int = 0) -> bool:
     return any(_is_progress_bar(str(c).removeprefix("IPY_MODEL_"), models, depth + 1) for c in children)
 
 
-def _presentable(nb, explorer_command: str):
+def presentable_copy(nb, explorer_command: str):
     """A copy of ``nb`` for the site: code folded, widget outputs dropped or replaced (module docstring)."""
     import nbformat
 
@@ -287,7 +293,7 @@ def build_site(notebooks_dir: Path, site_dir: Path, work_dir: Path,
     pages = []
     for path in notebooks:
         pages.append(page_info(path))
-        nbformat.write(_presentable(nbformat.read(path, as_version=4), explorer_command), src / path.name)
+        nbformat.write(presentable_copy(nbformat.read(path, as_version=4), explorer_command), src / path.name)
     write_text(src / "conf.py", CONF)
     _favicon(src / "favicon.png")
     write_text(src / "index.md", _landing_page(pages, Path(notebooks_dir).resolve(), explorer_command))
