@@ -114,3 +114,5 @@ def test_cell_timeout_fails_that_notebook_and_the_series_goes_on(tmp_path, capsy
     captured = capsys.readouterr()
     assert "00_hangs" in captured.err and "longer than --cell-timeout (3 s)" in captured.err
     assert "01_after: ok" in captured.out
+    landing = (out / "site" / "index.html").read_text()  # the site says what the run said
+    assert landing.count("<td>FAILED</td>") == 1 and landing.count("<td>ok</td>") == 1

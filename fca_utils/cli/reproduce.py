@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(o.seconds for o in outcomes):.0f} s; index: {index}")
     if not args.no_site:
         try:
-            site.build_and_report(executed_dir, output_dir, explorer)
+            site.build_and_report(executed_dir, output_dir, explorer, {o.notebook: o.error for o in failed})
         except RuntimeError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

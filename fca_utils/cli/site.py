@@ -273,8 +273,12 @@ def find_executed(folder: Path) -> list[Path]:
 
 
 def build_site(notebooks_dir: Path, site_dir: Path, work_dir: Path,
-               explorer_command: str = "voila notebooks/explorer.ipynb", quiet: bool = True) -> Path:
+               explorer_command: str = "voila notebooks/explorer.ipynb", quiet: bool = True,
+               failures: dict[str, str] | None = None) -> Path:
     """Build the static site of the executed notebooks in ``notebooks_dir``; return ``site_dir/index.html``.
+
+    ``failures`` (notebook stem -> error) marks notebooks that the run reported as failed even
+    where papermill could not record it in the notebook (a cell timeout, a dead kernel).
 
     ``work_dir`` receives the generated Sphinx source (``src/``) and the build (``html/``);
     ``site_dir`` is replaced by the finished build only when Sphinx succeeded, so a failed
@@ -293,6 +297,8 @@ def build_site(notebooks_dir: Path, site_dir: Path, work_dir: Path,
     pages = []
     for path in notebooks:
         pages.append(page_info(path))
+        if path.stem in (failures or {}):
+            pages[-1].status = "FAILED"
         nbformat.write(presentable_copy(nbformat.read(path, as_version=4), explorer_command), src / path.name)
     write_text(src / "conf.py", CONF)
     _favicon(src / "favicon.png")
@@ -317,9 +323,11 @@ def build_site(notebooks_dir: Path, site_dir: Path, work_dir: Path,
     return site_dir / "index.html"
 
 
-def build_and_report(notebooks_dir: Path, output_dir: Path, explorer_command: str) -> Path:
+def build_and_report(notebooks_dir: Path, output_dir: Path, explorer_command: str,
+                     failures: dict[str, str] | None = None) -> Path:
     """:func:`build_site` into ``<output_dir>/site`` (work folder ``<output_dir>/site_build``), timed, with a line printed."""
     start = time.perf_counter()
-    index = build_site(notebooks_dir, output_dir / "site", output_dir / "site_build", explorer_command)
+    index = build_site(notebooks_dir, output_dir / "site", output_dir / "site_build", explorer_command,
+                       failures=failures)
     print(f"site: {index} (built in {time.perf_counter() - start:.0f} s)", flush=True)
     return index
