@@ -18,7 +18,7 @@ the executed notebooks in presentation only:
   sphinx-togglebutton ("Show code cell source") and the results come first;
 * widget outputs are replaced, because rendering them needs JavaScript from a CDN (the site
   must work offline) and a live kernel: a progress bar (tqdm) is dropped, any other widget
-  (the explorer) becomes a note pointing to the explorer app (``voila``).
+  (an explorer) becomes a note: open the notebook in Jupyter, or run the explorer app (``voila``).
 
 Hand-written here, because no Sphinx extension does it: the landing page and the
 navigation titles. A notebook's title in the navigation is its file number, its first
@@ -143,8 +143,9 @@ def presentable_copy(nb, explorer_command: str):
     models = _widget_models(nb)
     note = nbformat.v4.new_output(
         "display_data",
-        data={"text/markdown": f"*An interactive widget: it needs a live kernel. Run the explorer as an app "
-                               f"with* `{explorer_command}`.",
+        data={"text/markdown": "*An interactive widget: it needs a live kernel, so open this notebook in "
+                               "Jupyter. The explorer of F, S, T, σ_p and σ_s also runs as an app:* "
+                               f"`{explorer_command}`.",
               "text/plain": "An interactive widget (needs a live kernel)."})
     for cell in nb.cells:
         if cell.cell_type != "code":
