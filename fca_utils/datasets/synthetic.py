@@ -52,7 +52,7 @@ __all__ = [
     "render_class", "generate_benchmark", "is_current", "ToyExample", "toy_examples", "main",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: masks without fragments or holes under defects.MIN_FRAGMENT pixels
 PER_DEFECT = 2   # test images per defect type and class
 GOOD_TEST = 4    # defect-free test images per class
 TRAIN_GOOD = 3   # defect-free training images per class
