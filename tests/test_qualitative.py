@@ -59,3 +59,16 @@ def test_takeaway_names_low_pro_rows_and_where_the_false_positives_are():
     assert "next to the defect (an outline wider than the annotation) in 1 of 2 (c/z/000)" in ours
     assert "away from it (detections on normal texture) in 1 of 2 (a/x/000)" in ours
     assert "misses more than half of the defect in 1 of 3 images (a/x/000)" in ours
+
+
+def test_protocol_caption_names_dataset_protocol_images_and_backbone():
+    from types import SimpleNamespace
+
+    from fca_utils.datasets.catalog import Protocol
+
+    ds = SimpleNamespace(name="embedded", protocol=Protocol(None, None, 0.1, "paper", "x"))
+    assert (qualitative.protocol_caption(ds, "resnet", "6 test images per class")
+            == "embedded; protocol: full resolution, T from the feature size, 10 % border; 6 test images per class; "
+               "backbone resnet")
+    ds = SimpleNamespace(name="aitex", protocol=Protocol(320, 3, 16, "paper320", "x"))
+    assert qualitative.protocol_caption(ds, "wrn") == "aitex; protocol: 320², T = 3, 16 px border; backbone wrn"

@@ -50,7 +50,7 @@ __all__ = ["DEFECT_TYPES", "ALPHA_MIN", "MIN_CHANGED", "MIN_FRAGMENT", "Context"
 
 ALPHA_MIN = 0.05
 MIN_CHANGED = 0.85
-MIN_FRAGMENT = 16  # pixels: smallest mask component and largest hole filled (a 4 x 4 square)
+MIN_FRAGMENT = 16  # pixels (a 4 x 4 square): the smallest mask component kept and the smallest hole left open
 _MAX_ATTEMPTS = 12
 
 Shape = tuple[int, int]

@@ -14,7 +14,7 @@ benchmark in MVTec AD layout (see :mod:`fca_utils.datasets.layout`)::
 Its seven classes (:data:`CLASSES`) are three real photographs that ship with
 scikit-image and four procedural textures, one per texture family of the paper's
 datasets (:mod:`fca_utils.datasets.textures`); the defects are planted and blended by
-:mod:`fca_utils.datasets.defects`, whose masks are exactly the changed pixels. Each class has
+:mod:`fca_utils.datasets.defects`, whose masks hold every changed pixel. Each class has
 two test images per defect type, four defect-free test images and three training
 images. ``manifest.json`` (seed, generator version, SHA-256 of every file) is written
 last and the folder is assembled under a temporary name and renamed into place, so

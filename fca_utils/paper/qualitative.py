@@ -82,15 +82,19 @@ def threshold_errors(scores: np.ndarray, mask: np.ndarray, threshold: float, bor
             "near defect": share(false_pos & close, false_pos), "missed": share(mask & ~above, mask)}
 
 
-def protocol_caption(dataset, backbone: str, images_per_class: int | None) -> str:
-    """``"embedded; protocol: full resolution, T from the feature size, 10 % border; 6 test images
-    per class; backbone efficientnet_lite0"``: what a figure or table of notebook 05 was made with."""
+def protocol_caption(dataset, backbone: str, images: str | None = None) -> str:
+    """What a figure or table was made with: dataset, protocol, (which images,) backbone.
+
+    ``"embedded; protocol: full resolution, T from the feature size, 10 % border; 6 test
+    images per class; backbone efficientnet_lite0"`` (``images`` is free text, left out when
+    None).
+    """
     p = dataset.protocol
     size = "full resolution" if p.image_size is None else f"{p.image_size}²"
     window = "T from the feature size" if p.patch_size is None else f"T = {p.patch_size}"
     border = f"{100 * p.border:g} % border" if isinstance(p.border, float) else f"{p.border} px border"
-    images = "all test images" if images_per_class is None else f"{images_per_class} test images per class"
-    return f"{dataset.name}; protocol: {size}, {window}, {border}; {images}; backbone {backbone}"
+    return "; ".join(x for x in (dataset.name, f"protocol: {size}, {window}, {border}", images, f"backbone {backbone}")
+                     if x)
 
 
 def figure58_takeaway(table, *, method: str = "Ours", other: str = "Aota et al.", low: float = 50.0,
