@@ -289,6 +289,11 @@ def test_seam_mask_is_a_strip_around_the_outline():
     edge = np.zeros((100, 100), bool)
     edge[0:20, 20:80] = True                                        # touching the image border
     assert not failure_cases.seam_mask(edge, radius=3)[0, 50]
+    assert failure_cases.thickness_radius(mask) == 5                 # a 20 px thick band: a quarter of it
+    assert (failure_cases.seam_mask(mask) == failure_cases.seam_mask(mask, radius=5)).all()
+    thin = np.zeros((100, 100), bool)
+    thin[50, 10:90] = True
+    assert failure_cases.thickness_radius(thin) == 1
 
 
 def test_displaced_copy_finds_the_shift_of_a_moved_band():

@@ -23,7 +23,7 @@ from .prose import backbone_sentence, num, points, signed, verdict
 
 __all__ = [
     "center_crop", "crop_around_defect", "largest_defect_entry", "clean_image",
-    "visible_change_mask", "seam_mask", "displaced_copy", "annotation_variants", "count_regions", "case_metrics",
+    "visible_change_mask", "thickness_radius", "seam_mask", "displaced_copy", "annotation_variants", "count_regions", "case_metrics",
     "case_maps", "plot_cases",
     "SEPARATOR", "figure7_takeaway", "displacement_sentence", "figure6_takeaway",
 ]
@@ -157,16 +157,30 @@ def _radius(mask: np.ndarray, radius: int | None) -> int:
     return max(2, int(round(0.01 * min(mask.shape)))) if radius is None else int(radius)
 
 
+def thickness_radius(mask: np.ndarray) -> int:
+    """A quarter of a region's thickness (the diameter of the largest disk inside it), at least 1 pixel.
+
+    The radius at which :func:`seam_mask` and the tight / loose
+    :func:`annotation_variants` of a thin band stay distinct: an erosion by it leaves
+    half of the band.
+    """
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        raise ValueError("thickness_radius needs a non-empty region")
+    half = float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+    return max(1, int(round(half / 2)))
+
+
 def seam_mask(mask: np.ndarray, radius: int | None = None) -> np.ndarray:
     """The seams of an annotated region: pixels within ``radius`` of its outline, on either side.
 
     The other plausible annotation of a *displaced* region (the embedded ``phase`` defect,
     a band of a regular texture shifted by half a period): inside the band the texture is
     normal, only where it meets the unshifted texture is the pattern broken. ``radius``
-    defaults to 1 % of the image side (at least 2 pixels).
+    defaults to :func:`thickness_radius` (a quarter of the band's thickness).
     """
     mask = np.asarray(mask, bool)
-    disk = _disk(_radius(mask, radius))
+    disk = _disk(thickness_radius(mask) if radius is None else int(radius))
     return ndimage.binary_dilation(mask, disk) & ~ndimage.binary_erosion(mask, disk, border_value=1)
 
 
@@ -412,7 +426,7 @@ def displacement_sentence(case: str, evidence: dict, copied: float = 50.0) -> st
     """A Markdown bullet on what the annotated region of ``case`` contains (:func:`displaced_copy`).
 
     >>> print(displacement_sentence("b/phase/000", {"changed": 99.0, "copied": 80.0, "shift": -12, "axis": "x"}))
-    * `b/phase/000`: the annotated region is normal texture, moved: 99.0 % of its pixels differ from the defect-free texture at the same place, yet 80.0 % equal the defect-free texture 12 px away along x. No pixel of it is abnormal by itself; only where it meets the unmoved texture is the pattern broken. Its whole area (the given mask) and only those seams are both defensible annotations.
+    * `b/phase/000`: the annotated region is normal texture, moved: 99.0 % of its pixels differ from the defect-free texture at the same place, yet 80.0 % equal the defect-free texture 12 px away along x. Inside, the region is normal texture; only where it meets the unmoved texture is the pattern broken. Its whole area (the given mask) and only those seams are both defensible annotations.
     """
     head = (f"* `{case}`: " + ("the annotated region is normal texture, moved: " if evidence["copied"] >= copied else
                                "the annotated region is not simply moved normal texture: ")
@@ -420,7 +434,7 @@ def displacement_sentence(case: str, evidence: dict, copied: float = 50.0) -> st
             f"{'yet ' if evidence['copied'] >= copied else 'and only '}{evidence['copied']:.1f} % equal the "
             f"defect-free texture {abs(int(evidence['shift']))} px away along {evidence['axis']}.")
     if evidence["copied"] >= copied:
-        head += (" No pixel of it is abnormal by itself; only where it meets the unmoved texture is the pattern "
+        head += (" Inside, the region is normal texture; only where it meets the unmoved texture is the pattern "
                  "broken. Its whole area (the given mask) and only those seams are both defensible annotations.")
     return head
 
