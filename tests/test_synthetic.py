@@ -7,10 +7,11 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from fca_utils import datasets
-from fca_utils.datasets import defects, synthetic
+from fca_utils.datasets import defects, synthetic, textures
 
 SCALE = 0.25  # same code path as the benchmark, images 4x smaller
 
@@ -68,6 +69,63 @@ def test_masks_are_exactly_where_pixels_changed(bench, spec):
         assert not (changed & ~mask).any(), f"{sample.image_relpath}: pixels changed outside the mask"
         assert changed[mask].mean() >= defects.MIN_CHANGED, f"{sample.image_relpath}: mask larger than the change"
         assert 0 < mask.mean() < 0.2
+
+
+def _component_sizes(mask):
+    """Sizes of the 4-connected components of ``mask`` and of its holes (unmasked parts off the border)."""
+    labels, _ = ndimage.label(mask)
+    objects = np.bincount(labels.ravel())[1:]
+    background, _ = ndimage.label(np.pad(~mask, 1))
+    outside = set(background[0]) | set(background[-1]) | set(background[:, 0]) | set(background[:, -1])
+    holes = [n for k, n in enumerate(np.bincount(background.ravel())) if k and k not in outside]
+    return objects, holes
+
+
+def test_masks_have_no_small_fragments_or_holes(bench):
+    """Every embedded mask, every defect type: no component and no hole under MIN_FRAGMENT pixels."""
+    seen = set()
+    for spec in synthetic.CLASSES:
+        for rel in sorted((bench / spec.name / "ground_truth").glob("*/*_mask.png")):
+            mask = np.asarray(Image.open(rel)) > 0
+            objects, holes = _component_sizes(mask)
+            assert objects.size and objects.min() >= defects.MIN_FRAGMENT, f"{rel}: fragments of {sorted(objects)[:3]} px"
+            assert not holes or min(holes) >= defects.MIN_FRAGMENT, f"{rel}: holes of {sorted(holes)[:3]} px"
+            seen.add(rel.parent.name)
+    assert seen == set(defects.DEFECT_TYPES)
+
+
+@pytest.mark.parametrize("kind", defects.DEFECT_TYPES)
+def test_plant_drops_fragments_and_resets_their_pixels(kind):
+    """At full size too: the cleaned mask has no small fragment, and nothing changed outside it."""
+    spec = next(s for s in synthetic.CLASSES if kind in s.defects)
+    for k in range(3):
+        rng = np.random.default_rng([7, k])
+        clean = textures.render(spec.texture, rng, (256, 256))
+        ctx = defects.Context(donor=lambda r, shape: textures.render(spec.donors[0], r, shape),
+                              period=textures.period(spec.texture, (256, 256)) or (16.0, 16.0),
+                              anisotropic=spec.anisotropic)
+        planted = defects.plant(clean, kind, rng, ctx)
+        objects, holes = _component_sizes(planted.mask)
+        assert objects.min() >= defects.MIN_FRAGMENT and (not holes or min(holes) >= defects.MIN_FRAGMENT)
+        base = np.rint(np.clip(clean, 0, 1) * 255).astype(np.uint8)
+        assert not (np.any(planted.image != base, -1) & ~planted.mask).any()
+
+
+def test_clean_mask_fills_small_holes_and_drops_small_fragments():
+    mask = np.zeros((20, 20), bool)
+    mask[2:10, 2:10] = True
+    mask[5, 5] = False                    # a one-pixel hole
+    mask[14, 14] = True                   # a one-pixel fragment
+    mask[12:20, 12] = True                # a thin line of 8 px: too small
+    mask[0:4, 15:20] = True               # 20 px touching the border: kept
+    out = defects.clean_mask(mask)
+    expected = np.zeros_like(mask)
+    expected[2:10, 2:10] = True
+    expected[0:4, 15:20] = True
+    np.testing.assert_array_equal(out, expected)
+    big_hole = mask.copy()
+    big_hole[3:9, 3:9] = False            # 36 px hole: kept open
+    assert not defects.clean_mask(big_hole)[5, 5]
 
 
 def test_defects_are_not_found_by_a_colour_threshold(bench):
@@ -231,3 +289,13 @@ def test_toy_examples_are_deterministic():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.image, y.image)
         np.testing.assert_array_equal(x.mask, y.mask)
+
+
+def test_a_copy_from_another_generator_version_is_regenerated(bench, tmp_path, monkeypatch):
+    """Changing how defects are made bumps GENERATOR_VERSION: an older copy is then not current."""
+    root = synthetic.generate_benchmark(tmp_path / "v", seed=0, progress=False, scale=SCALE)
+    assert synthetic.is_current(root, seed=0, scale=SCALE)
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + "-next")
+    assert not synthetic.is_current(root, seed=0, scale=SCALE)
+    synthetic.generate_benchmark(root, seed=0, progress=False, scale=SCALE)
+    assert json.loads((root / "manifest.json").read_text())["generator_version"] == synthetic.GENERATOR_VERSION

@@ -14,7 +14,7 @@ benchmark in MVTec AD layout (see :mod:`fca_utils.datasets.layout`)::
 Its seven classes (:data:`CLASSES`) are three real photographs that ship with
 scikit-image and four procedural textures, one per texture family of the paper's
 datasets (:mod:`fca_utils.datasets.textures`); the defects are planted and blended by
-:mod:`fca_utils.datasets.defects`, whose masks are exactly the changed pixels. Each class has
+:mod:`fca_utils.datasets.defects`, whose masks hold every changed pixel. Each class has
 two test images per defect type, four defect-free test images and three training
 images. ``manifest.json`` (seed, generator version, SHA-256 of every file) is written
 last and the folder is assembled under a temporary name and renamed into place, so
@@ -52,7 +52,7 @@ __all__ = [
     "render_class", "generate_benchmark", "is_current", "ToyExample", "TOY_CELL", "toy_examples", "main",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: masks without fragments or holes under defects.MIN_FRAGMENT pixels
 PER_DEFECT = 2   # test images per defect type and class
 GOOD_TEST = 4    # defect-free test images per class
 TRAIN_GOOD = 3   # defect-free training images per class
