@@ -280,6 +280,39 @@ def test_annotation_variants_and_case_metrics():
     assert half["AUROC"] == pytest.approx(50.0)
 
 
+def test_seam_mask_is_a_strip_around_the_outline():
+    mask = np.zeros((100, 100), bool)
+    mask[40:60, 20:80] = True
+    seams = failure_cases.seam_mask(mask, radius=3)
+    assert seams[40, 50] and seams[37, 50] and seams[62, 50]       # on the outline, outside and inside it
+    assert not seams[50, 50] and not seams[30, 50]                  # the band's middle, far outside
+    edge = np.zeros((100, 100), bool)
+    edge[0:20, 20:80] = True                                        # touching the image border
+    assert not failure_cases.seam_mask(edge, radius=3)[0, 50]
+    assert failure_cases.thickness_radius(mask) == 5                 # a 20 px thick band: a quarter of it
+    assert (failure_cases.seam_mask(mask) == failure_cases.seam_mask(mask, radius=5)).all()
+    thin = np.zeros((100, 100), bool)
+    thin[50, 10:90] = True
+    assert failure_cases.thickness_radius(thin) == 1
+
+
+def test_displaced_copy_finds_the_shift_of_a_moved_band():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    mask = np.zeros((64, 80), bool)
+    mask[20:28, 10:60] = True
+    image = clean.copy()
+    image[20:28, 10:60] = clean[20:28, 3:53]                       # moved by 7 px along x
+    found = failure_cases.displaced_copy(image, clean, mask)
+    assert found["copied"] == 100.0 and found["shift"] == 7 and found["axis"] == "x"
+    assert found["changed"] > 95
+    painted = clean.copy()
+    painted[mask] = 0                                               # not a moved copy of anything
+    assert failure_cases.displaced_copy(painted, clean, mask)["copied"] < 50
+    with pytest.raises(ValueError, match="same size"):
+        failure_cases.displaced_copy(image[:10], clean, mask)
+
+
 def test_clean_image_of_the_embedded_benchmark():
     from fca_utils.datasets import synthetic
 
@@ -439,3 +472,10 @@ def test_figure6_takeaway_follows_the_numbers():
     t["Aota F1"] = t["Ours F1"] - 40
     md = failure_cases.figure6_takeaway(t)
     assert "in 0 of 1 images for PRO and 0 of 1 for F1-max; the paper's point" in md
+    moved = {"changed": 99.0, "copied": 90.0, "shift": 18, "axis": "x"}
+    md = failure_cases.figure6_takeaway(t, evidence={"brick/blur/000": moved}).splitlines()
+    assert md[0].startswith("* `brick/blur/000`: the annotated region is normal texture, moved: 99.0 %")
+    assert "90.0 % equal the defect-free texture 18 px away along x" in md[0]
+    assert md[1].startswith("* `brick/blur/000`: Ours' PRO ranges")
+    painted = failure_cases.displacement_sentence("c", {**moved, "copied": 10.0})
+    assert "is not simply moved normal texture" in painted and "and only 10.0 %" in painted

@@ -118,6 +118,26 @@ def test_compare_statistics_figure3_outlier_fca_is_sharper_than_large_histogram(
     assert hit(maps["hist"]) < 0.5
 
 
+def test_compare_statistics_figure3_contextual_small_patch_cannot_single_it_out():
+    """Sec. 3.2 / Figure 3: on the contextual toy the small-patch histogram scores normal cells as high
+    as the anomaly, while the large patch and FCA score the anomaly above the normal texture on average."""
+    contextual = toy_examples(128, seed=0)[1]
+    maps = demos.compare_statistics(contextual.image, "intensity", {
+        "fca": dict(statistic="fca", patch_size=25, sigma_p=6.0, sigma_s=None),
+        "large": dict(statistic="histogram", patch_size=25, sigma_p=6.0),
+        "small": dict(statistic="histogram", patch_size=5, sigma_p=6.0),
+    })
+    mask = contextual.mask
+    y, x = np.nonzero(mask)
+    far = np.ones_like(mask)
+    far[max(y.min() - 24, 0):y.max() + 25, max(x.min() - 24, 0):x.max() + 25] = False  # out of every large window
+    far[:12], far[-12:], far[:, :12], far[:, -12:] = False, False, False, False
+    assert maps["small"][far].max() >= maps["small"][mask].max() - 1e-6
+    for name in ("fca", "large"):
+        assert maps[name][mask].mean() > 3 * maps[name][far].mean()
+    assert maps["large"][mask].min() > maps["large"][far].max()
+
+
 def test_compare_statistics_is_deterministic():
     outlier = toy_examples(64, seed=1)[0]
     settings = {"fca": dict(statistic="fca", patch_size=9, sigma_p=3.0, sigma_s=None),
@@ -338,7 +358,7 @@ def test_quickstart_takeaway_follows_the_numbers():
     assert "AU-PRO 50.00 %" in md and "misses much of the defect" in md and "the paper's WideResNet-50-2" in md
 
 
-def test_figure3_takeaway_and_verdicts_follow_the_numbers():
+def test_figure3_takeaway_follows_the_numbers():
     paper_like = _fig3([[100, 100, 100, 90, 95, 40], [99, 99, 10, 60, 80, 30], [99, 99, 80, 30, 60, 20]])
     md = demos.figure3_takeaway(paper_like, "raw intensities")
     assert "F1-max FCA (Eq. 5) 100.00 % · Hist, large T=25 10.00 % · Hist, small T=5 80.00 %" in md
@@ -356,12 +376,69 @@ def test_figure3_takeaway_and_verdicts_follow_the_numbers():
     blunt.loc["Hist, large T=25", "outlier F1-max"] = 99.5
     assert "as sharp as (within noise)" in demos.figure3_takeaway(blunt, "x")
     assert "does not hold here" in demos.figure3_takeaway(blunt, "x")
-    verdicts = demos.figure3_verdicts({"raw intensities": swapped, "neural features": paper_like})
-    assert "account holds with raw intensities and with neural features." in verdicts.splitlines()[0]
-    assert "holds with neural features, not with raw intensities" in verdicts
-    assert "FCA finds the band with neural features, not with raw intensities" in verdicts
     with pytest.raises(ValueError, match="cannot tell"):
         demos.figure3_takeaway(paper_like.rename(index={"Hist, small T=5": "Hist, tiny"}), "x")
+
+
+def test_figure3_claims_count_a_map_that_separates_nothing_as_failing():
+    """A high AU-PRO alone is not finding the anomaly: the small-patch histogram of the contextual toy
+    ranks whole cells of the normal texture as high as the anomaly (AU-PRO near 50, F1-max near chance)."""
+    t = _fig3([[100, 100, 100, 58, 74, 21], [99, 99, 11, 100, 100, 97], [100, 100, 82, 51, 85, 3]])
+    claims = demos.figure3_claims(t)
+    assert claims == {"outlier": {"sharp": True, "small_helps": True},
+                      "contextual": {"fca_finds": True, "small_fails": True}}
+    assert demos.figure3_claims(t, separated=25.0)["contextual"] == {"fca_finds": False, "small_fails": True}
+    assert demos.figure3_claims(t, found=55.0)["contextual"]["small_fails"]
+    t.loc["Hist, small T=5", "contextual F1-max"] = 12
+    assert demos.figure3_claims(t)["contextual"]["small_fails"] is False
+    t.loc["Hist, small T=5", "contextual AU-PRO"] = 49.9
+    assert demos.figure3_claims(t)["contextual"]["small_fails"] is True
+    # the outlier: a small patch no better than the large one within noise does not "help"
+    t.loc["Hist, small T=5", "outlier F1-max"] = 12.5
+    assert demos.figure3_claims(t)["outlier"] == {"sharp": True, "small_helps": False}
+    assert demos.figure3_claims(t, noise=1.0)["outlier"]["small_helps"]
+
+
+def test_figure3_takeaway_says_where_fca_trails_the_large_patch_with_the_evidence():
+    t = _fig3([[100, 100, 100, 58, 74, 21], [99, 99, 11, 100, 100, 97], [100, 100, 82, 51, 85, 3]])
+    top = {"n": 64, "in_anomaly": 0.171875, "same_values": 0.953125}
+    md = demos.figure3_takeaway(t, "raw gray values", fca_top=top)
+    assert "FCA (Eq. 5) and Hist, large T=25 find it" in md
+    assert "(FCA finds it, the small-patch histogram fails) holds." in md
+    assert "the large-patch histogram is ahead of FCA by 42.00 AU-PRO and 76.00 F1-max points" in md
+    assert "Of FCA's 64 highest pixels (as many as the anomaly has), 17.19 % lie in the anomaly and 95.31 %" in md
+    assert "ahead of FCA" not in demos.figure3_takeaway(_fig3([[100, 100, 100, 90, 95, 96]] + t.values[1:].tolist()),
+                                                      "x", fca_top=top)
+
+
+def test_metric_ordering_lists_the_maps_best_first_per_toy_and_metric():
+    t = _fig3([[100, 100, 100, 58, 74, 21], [99, 99, 11, 100, 100, 97], [100, 100, 82, 51, 85, 3]])
+    t.attrs["title"] = "Figure 3 toys"
+    o = demos.metric_ordering(t, noise=2.0)
+    assert list(o.index) == list(t.columns) and list(o.columns) == ["maps, best first"]
+    assert o.loc["outlier F1-max", "maps, best first"] == (
+        "FCA (Eq. 5) (100.00) > Hist, small T=5 (82.00) > Hist, large T=25 (11.00)")
+    assert o.loc["outlier AU-PRO", "maps, best first"].count("≈") == 2
+    assert o.loc["contextual AUROC", "maps, best first"].startswith("Hist, large T=25 (100.00) > Hist, small T=5")
+    assert "Figure 3 toys" in o.attrs["title"]
+
+
+def test_top_pixels_share_in_the_anomaly_and_at_its_values():
+    values = np.tile(np.array([0.3, 0.7] * 4, np.float32), (8, 1))  # columns alternate 0.3 / 0.7
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 1] = True  # two pixels of value 0.7
+    scores = np.zeros((8, 8), np.float32)
+    scores[2, 1] = 5.0  # one in the anomaly
+    scores[6, 3] = 4.0  # one outside, of the anomaly's value (0.7)
+    out = demos.top_pixels(scores, mask, values)
+    assert out == {"n": 2, "in_anomaly": 0.5, "same_values": 1.0}
+    scores[6, 3], scores[6, 2] = 0.0, 4.0  # the second now at 0.3
+    assert demos.top_pixels(scores, mask, values)["same_values"] == 0.5
+    assert demos.top_pixels(scores, mask, values, border=1)["n"] == 2
+    with pytest.raises(ValueError, match="no anomalous pixel inside the border"):
+        demos.top_pixels(scores, mask, values, border=3)
+    with pytest.raises(ValueError, match="one shape"):
+        demos.top_pixels(scores[:4], mask, values)
 
 
 def test_figure4_takeaway_follows_the_numbers():

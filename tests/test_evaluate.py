@@ -68,6 +68,19 @@ def test_run_writes_maps_resumes_and_recomputes_corrupt_ones(tiny_dataset, tmp_p
     assert other.maps_dir != run.maps_dir and other.computed == 3 and list(other.metrics) == ["a"]
 
 
+def test_regenerated_data_never_reuses_old_maps(tiny_dataset, tmp_path):
+    """A dataset with a manifest (the embedded benchmark): new manifest, new maps folder."""
+    kwargs = dict(backbone="colors", patch_size=5, progress=False, classes=["a"], max_images=2)
+    plain = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    (tiny_dataset.root / "manifest.json").write_text('{"generator_version": "1"}')
+    first = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    assert first.maps_dir != plain.maps_dir and first.computed == 2
+    assert evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs).reused == 2
+    (tiny_dataset.root / "manifest.json").write_text('{"generator_version": "2"}')
+    second = evaluate.run_method(tiny_dataset, "paper", tmp_path / "maps", **kwargs)
+    assert second.maps_dir != first.maps_dir and second.computed == 2 and second.reused == 0
+
+
 def test_run_rejects_unknown_classes_and_methods(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="no class"):
         evaluate.run_method(tiny_dataset, "paper", tmp_path, classes=["zebra"], backbone="colors")

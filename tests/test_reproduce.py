@@ -41,6 +41,16 @@ def test_series_order_failure_and_index(tmp_path, capsys):
     assert index.index("00_good") < index.index("01_bad")
     assert "| full |" in index  # the parameter reached the notebook, its table is inlined
     assert "FAILED" in index
+    landing = (out / "site" / "index.html").read_text()  # the site, built from the executed notebooks
+    assert landing.index("00_good.html") < landing.index("01_bad.html")
+    assert "<td>ok</td>" in landing and "<td>FAILED</td>" in landing and "<td>full</td>" in landing
+    assert (out / "site" / "01_bad.html").is_file()
+
+
+def test_site_alone_needs_an_earlier_run(tmp_path, capsys):
+    assert reproduce.main(["--site", "--output-dir", str(tmp_path)]) == 1
+    assert "no executed notebooks" in capsys.readouterr().err
+    assert not (tmp_path / "site").exists()
 
 
 def test_only_selects_and_rejects_unknown(tmp_path):
@@ -102,3 +112,21 @@ def test_notebook_kernels_run_without_progress_bars(tmp_path, monkeypatch):
     assert reproduce.main(args) == 0
     assert "| FCA_PROGRESS=0 silent=True |" in (out / "index.md").read_text()
     assert "FCA_PROGRESS" not in os.environ  # the runner's own environment is restored
+
+
+def test_cell_timeout_fails_that_notebook_and_the_series_goes_on(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "00_hangs.ipynb", "mode = 'quick'\noutput_dir = '.'", "import time\ntime.sleep(60)")
+    _notebook(nbs / "01_after.ipynb", "mode = 'quick'\noutput_dir = '.'", "x = 1")
+    out = tmp_path / "out"
+
+    status = reproduce.main(["--notebooks", str(nbs), "--output-dir", str(out), "--mode", "full",
+                             "--cell-timeout", "3"])
+
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "00_hangs" in captured.err and "longer than --cell-timeout (3 s)" in captured.err
+    assert "01_after: ok" in captured.out
+    landing = (out / "site" / "index.html").read_text()  # the site says what the run said
+    assert landing.count("<td>FAILED</td>") == 1 and landing.count("<td>ok</td>") == 1

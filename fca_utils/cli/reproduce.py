@@ -4,16 +4,18 @@
     python -m fca_utils.reproduce --mode full --dataset mvtec --data-root /data/mvtec
     python -m fca_utils.reproduce --only 01 03        # some notebooks
     python -m fca_utils.reproduce --inplace --fresh   # refresh the committed notebooks' outputs
+    python -m fca_utils.reproduce --site              # only rebuild outputs/site/ from an earlier run
 
 Steps: generate the embedded benchmark if it is not there (quick mode); with the "auto"
 backbone, try the paper's weights once (:func:`settle_backbone_download`); execute each
 ``notebooks/NN_*.ipynb`` in order with the given parameters (a progress bar per notebook,
 one tick per cell), writing the executed copy to ``<output>/notebooks/``; write
-``<output>/index.md`` linking every executed notebook, table and figure. The notebook
-kernels run with ``FCA_PROGRESS=0`` (:func:`fca_utils.core.io.progress_bar`): a progress
-bar inside a saved notebook would stay there frozen, so the executed notebooks have none. A failing
-notebook is reported with its name, the failing cell and the error; the remaining
-notebooks still run, and the exit status is 1.
+``<output>/index.md`` linking every executed notebook, table and figure; build the static
+site of the executed notebooks, ``<output>/site/index.html`` (:mod:`fca_utils.cli.site`).
+The notebook kernels run with ``FCA_PROGRESS=0`` (:func:`fca_utils.core.io.progress_bar`): a
+progress bar inside a saved notebook would stay there frozen, so the executed notebooks have none.
+A failing notebook is reported with its name, the failing cell and the error; the remaining
+notebooks still run, the site shows them as failed, and the exit status is 1.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.io import PROGRESS_ENV, write_text
+from . import site
 
 PROJECT = Path(__file__).resolve().parents[2]  # this file is fca_utils/cli/reproduce.py
 NOTEBOOKS = PROJECT / "notebooks"
@@ -52,8 +55,15 @@ def find_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> l
     return found
 
 
-def run_notebook(path: Path, executed: Path, parameters: dict, position: str) -> Outcome:
-    """Execute one notebook with papermill; never raises for errors inside the notebook."""
+def run_notebook(path: Path, executed: Path, parameters: dict, position: str,
+                 cell_timeout: float | None = None) -> Outcome:
+    """Execute one notebook with papermill; never raises for errors inside the notebook.
+
+    ``cell_timeout`` (seconds, None: no limit) stops a cell that runs longer, so a hung
+    kernel fails that notebook instead of the whole series; a kernel that dies is reported
+    the same way.
+    """
+    import nbclient.exceptions
     import papermill
 
     print(f"{position} {path.stem}", flush=True)
@@ -63,10 +73,15 @@ def run_notebook(path: Path, executed: Path, parameters: dict, position: str) ->
         papermill.execute_notebook(
             str(path), str(executed), parameters=parameters or None, cwd=str(path.parent),
             progress_bar={"desc": path.stem, "unit": "cell"}, kernel_name="python3",
+            execution_timeout=cell_timeout,
         )
     except papermill.PapermillExecutionError as err:
         error = (f"cell [{err.exec_count}] ({_first_line(executed, err.exec_count)!r}): "
                  f"{err.ename}: {err.evalue}")
+    except nbclient.exceptions.CellTimeoutError:
+        error = f"a cell ran longer than --cell-timeout ({cell_timeout:g} s) and was stopped"
+    except nbclient.exceptions.DeadKernelError as err:
+        error = f"the kernel died: {err}"
     return Outcome(path.stem, time.perf_counter() - start, executed, error)
 
 
@@ -150,10 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="delete the anomaly maps cached in <output-dir>/maps first, so that every map is "
                              "recomputed (and timed) instead of read back from an earlier run")
+    parser.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop a cell that runs longer than this (default: 900 in quick mode, no limit in full "
+                             "mode); the notebook is reported as failed and the series goes on")
+    parser.add_argument("--site", action="store_true",
+                        help="run no notebook: only build <output-dir>/site/ from the executed notebooks of an "
+                             "earlier run (<output-dir>/notebooks/, or notebooks/ with --inplace)")
+    parser.add_argument("--no-site", action="store_true", help="do not build the site after the run")
     args = parser.parse_args(argv)
+    cell_timeout = args.cell_timeout if args.cell_timeout is not None else (900.0 if args.mode == "quick" else None)
+
+    output_dir = args.output_dir.resolve()
+    executed_dir = args.notebooks if args.inplace else output_dir / "notebooks"
+    explorer = site.explorer_app_command(args.notebooks)
+    if args.site:
+        if args.no_site:
+            parser.error("--site and --no-site exclude each other")
+        try:
+            site.build_and_report(executed_dir, output_dir, explorer)
+        except (FileNotFoundError, RuntimeError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
 
     notebooks = find_notebooks(args.notebooks, only=args.only)
-    output_dir = args.output_dir.resolve()
     parameters = {"mode": args.mode, "output_dir": str(output_dir)}
     for key in ("dataset", "data_root", "device", "backbone"):
         if getattr(args, key) is not None:
@@ -184,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i, path in enumerate(notebooks, 1):
             executed = path if args.inplace else output_dir / "notebooks" / path.name
-            outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]"))
+            outcomes.append(run_notebook(path, executed, parameters, f"[{i}/{len(notebooks)}]", cell_timeout))
             o = outcomes[-1]
             print(f"    {o.notebook}: {'ok' if o.error is None else 'FAILED'} in {o.seconds:.0f} s", flush=True)
     finally:
@@ -197,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = [o for o in outcomes if o.error is not None]
     print(f"\n{len(outcomes) - len(failed)}/{len(outcomes)} notebooks ran; total "
           f"{sum(o.seconds for o in outcomes):.0f} s; index: {index}")
+    if not args.no_site:
+        try:
+            site.build_and_report(executed_dir, output_dir, explorer, {o.notebook: o.error for o in failed})
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     for o in failed:
         print(f"FAILED {o.notebook}, {o.error}\n    executed notebook with the traceback: {o.executed}",
               file=sys.stderr)

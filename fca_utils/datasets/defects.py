@@ -9,7 +9,12 @@ quantizes to uint8, and derives the mask from what actually changed:
 
 - the mask is ``alpha > ALPHA_MIN`` minus the soft-edge pixels (``alpha < 0.5``)
   whose uint8 colour did not change;
-- every pixel outside the mask is reset to the clean image's value,
+- the mask is cleaned like a hand annotation: holes (4-connected unmasked regions
+  enclosed by the mask) smaller than ``MIN_FRAGMENT`` pixels are filled, and
+  4-connected mask fragments smaller than ``MIN_FRAGMENT`` pixels are dropped, so
+  that the soft edge leaves no stray one-pixel islands or pinholes;
+- every pixel outside the mask is reset to the clean image's value (a pixel of a
+  dropped fragment is reset too; a filled hole takes the blended value),
 
 so the changed pixels are a subset of the mask, and at least ``MIN_CHANGED`` of the
 mask's pixels changed (a placement that fails this, say a blur over a flat area, is
@@ -40,10 +45,12 @@ from scipy import ndimage
 
 from .textures import fft_noise
 
-__all__ = ["DEFECT_TYPES", "ALPHA_MIN", "MIN_CHANGED", "Context", "Planted", "plant", "estimate_period"]
+__all__ = ["DEFECT_TYPES", "ALPHA_MIN", "MIN_CHANGED", "MIN_FRAGMENT", "Context", "Planted", "plant",
+           "clean_mask", "estimate_period"]
 
 ALPHA_MIN = 0.05
 MIN_CHANGED = 0.85
+MIN_FRAGMENT = 16  # pixels (a 4 x 4 square): the smallest mask component kept and the smallest hole left open
 _MAX_ATTEMPTS = 12
 
 Shape = tuple[int, int]
@@ -263,6 +270,31 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def clean_mask(mask: np.ndarray, min_size: int = MIN_FRAGMENT) -> np.ndarray:
+    """``mask`` with its holes under ``min_size`` pixels filled and its fragments under ``min_size`` dropped.
+
+    Components and holes are 4-connected (pixels touching only at a corner are
+    separate); a hole is an unmasked component that does not reach the image border.
+    Filling only merges components and dropping only enlarges the unmasked area, so
+    the result has no component and no hole smaller than ``min_size``.
+    ``scipy.ndimage.label`` does the labelling; the size filter is two lines, written
+    here rather than taken from ``skimage.morphology`` whose size argument changed
+    meaning between releases.
+    """
+    mask = np.asarray(mask, bool)
+    background, _ = ndimage.label(np.pad(~mask, 1))
+    sizes = np.bincount(background.ravel())
+    outside = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    small_hole = sizes < min_size
+    small_hole[0] = False
+    small_hole[outside] = False
+    filled = mask | small_hole[background[1:-1, 1:-1]]
+    labels, _ = ndimage.label(filled)
+    keep = np.bincount(labels.ravel()) >= min_size
+    keep[0] = False
+    return keep[labels]
+
+
 def plant(clean: np.ndarray, kind: str, rng: np.random.Generator, context: Context = Context()) -> Planted:
     """Plant one defect of type ``kind`` into ``clean``; return the image and its exact mask.
 
@@ -280,7 +312,8 @@ def plant(clean: np.ndarray, kind: str, rng: np.random.Generator, context: Conte
     -------
     Planted
         ``image`` uint8 ``(H, W, 3)`` equal to ``uint8(clean)`` outside ``mask``;
-        ``mask`` bool ``(H, W)`` of which at least :data:`MIN_CHANGED` changed.
+        ``mask`` bool ``(H, W)`` of which at least :data:`MIN_CHANGED` changed, with no
+        4-connected component or hole smaller than :data:`MIN_FRAGMENT` pixels.
 
     Raises
     ------
@@ -298,8 +331,8 @@ def plant(clean: np.ndarray, kind: str, rng: np.random.Generator, context: Conte
         host = clean[y0:y1, x0:x1]
         blended = _to_uint8(host * (1 - alpha[..., None]) + effect * alpha[..., None])
         changed = np.any(blended != base[y0:y1, x0:x1], axis=-1)
-        local = (alpha > ALPHA_MIN) & (changed | (alpha >= 0.5))
-        if local.sum() < 16 or (changed & local).sum() < MIN_CHANGED * local.sum():
+        local = clean_mask((alpha > ALPHA_MIN) & (changed | (alpha >= 0.5)))
+        if not local.any() or (changed & local).sum() < MIN_CHANGED * local.sum():
             continue
         image = base.copy()
         image[y0:y1, x0:x1][local] = blended[local]

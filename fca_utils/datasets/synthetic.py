@@ -14,7 +14,7 @@ benchmark in MVTec AD layout (see :mod:`fca_utils.datasets.layout`)::
 Its seven classes (:data:`CLASSES`) are three real photographs that ship with
 scikit-image and four procedural textures, one per texture family of the paper's
 datasets (:mod:`fca_utils.datasets.textures`); the defects are planted and blended by
-:mod:`fca_utils.datasets.defects`, whose masks are exactly the changed pixels. Each class has
+:mod:`fca_utils.datasets.defects`, whose masks hold every changed pixel. Each class has
 two test images per defect type, four defect-free test images and three training
 images. ``manifest.json`` (seed, generator version, SHA-256 of every file) is written
 last and the folder is assembled under a temporary name and renamed into place, so
@@ -50,10 +50,10 @@ from .catalog import default_root
 
 __all__ = [
     "GENERATOR_VERSION", "ClassSpec", "CLASSES", "CLASS_NAMES", "RenderedSample",
-    "render_class", "generate_benchmark", "is_current", "ToyExample", "toy_examples", "main",
+    "render_class", "generate_benchmark", "is_current", "ToyExample", "TOY_CELL", "toy_examples", "main",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: masks without fragments or holes under defects.MIN_FRAGMENT pixels
 PER_DEFECT = 2   # test images per defect type and class
 GOOD_TEST = 4    # defect-free test images per class
 TRAIN_GOOD = 3   # defect-free training images per class
@@ -358,7 +358,7 @@ def generate_benchmark(root: str | os.PathLike | None = None, seed: int = 0, for
 
 
 class ToyExample(NamedTuple):
-    """A synthetic example of Figure 3: float32 ``(H, W, 3)`` image in [0, 1] and bool ``(H, W)`` mask."""
+    """A synthetic example of Figure 3: float32 ``(H, W, 3)`` gray image in [0, 1] and bool ``(H, W)`` mask."""
 
     name: str
     image: np.ndarray
@@ -366,21 +366,31 @@ class ToyExample(NamedTuple):
     description: str
 
 
-def toy_examples(size: int = 256, seed: int = 0) -> tuple[ToyExample, ToyExample]:
-    """The two synthetic problems of the paper's Figure 3 (Sec. 3.2).
+#: Side of the checkerboard cells of the contextual toy: larger than the small histogram patch
+#: of Figure 3 (T = 5, so a small patch fits inside one cell) while two cells, one period, stay
+#: smaller than the large patch (T = 25, so a large patch always sees both gray levels).
+TOY_CELL = 8
 
-    1. ``"outlier"`` -- a *localized outlier*: a homogeneous texture of i.i.d. gray
-       values uniform in [0.25, 0.75] in which a compact group of about a dozen pixels
-       takes values near 1, outside the normal range. The histogram of a large patch
-       around it changes only slightly, so a histogram comparison gives a wide, faint
-       blob; FCA's correspondences point at exactly the offending pixels. A small
-       histogram patch would localize better here.
-    2. ``"contextual"`` -- a *contextual* (conditional) anomaly: vertical stripes of
-       period 8 (gray 0.3 and 0.7, slight noise) in which a band two periods wide and
-       a quarter of the image tall is shifted by half a period. Every patch whose width
-       is a multiple of the period has the same histogram inside and outside the band:
-       no value is abnormal, only their arrangement, so histograms of any size fail,
-       while features that see arrangement (plus FCA) find the band.
+
+def toy_examples(size: int = 256, seed: int = 0) -> tuple[ToyExample, ToyExample]:
+    """The two synthetic problems of the paper's Figure 3 (Sec. 3.2), as gray images.
+
+    Sec. 3.2 names them by what they contain: the first a *source of error* that FCA
+    localizes and a small histogram patch "would improve", the second a *contextual*
+    (conditional) anomaly on which a small histogram patch "would fail". Their pixels are
+    the features (``F(I) = I``, :func:`fca_utils.paper.demos.intensity_features`).
+
+    1. ``"outlier"`` -- a *localized outlier*: i.i.d. gray values uniform in [0.25, 0.75]
+       in which a compact group of about a dozen pixels takes values in [0.95, 1]. Those
+       values occur nowhere else in the image: a large histogram patch around them changes
+       little and everywhere at once (a blob), FCA's rank matching sends the whole mismatch
+       to exactly those pixels.
+    2. ``"contextual"`` -- a *contextual* anomaly: a checkerboard of :data:`TOY_CELL`-pixel
+       cells, dark cells uniform in [0.25, 0.35], bright cells uniform in [0.65, 0.75], in
+       which one cell has the other colour (its values are drawn like those of the cells
+       of that colour). Every value of the anomaly occurs elsewhere, and every small patch
+       over it (smaller than a cell) holds what some small patch of the normal texture
+       holds; only a patch larger than a period sees that one colour is in surplus there.
 
     Parameters
     ----------
@@ -391,7 +401,7 @@ def toy_examples(size: int = 256, seed: int = 0) -> tuple[ToyExample, ToyExample
     Returns
     -------
     (ToyExample, ToyExample)
-        ``outlier`` and ``contextual``.
+        ``outlier`` and ``contextual``; each mask is exactly the pixels that were changed.
     """
     if size < 64:
         raise ValueError(f"size must be at least 64, got {size}")
@@ -405,21 +415,19 @@ def toy_examples(size: int = 256, seed: int = 0) -> tuple[ToyExample, ToyExample
     mask[cy - 2:cy + 3, cx - 2:cx + 3] = blob
     image[mask] = rng.uniform(0.95, 1.0, int(mask.sum()))
     outlier = ToyExample("outlier", np.repeat(image[..., None], 3, 2), mask,
-                         "localized outlier: a few pixels with values outside the normal range")
-    # 2. contextual anomaly
-    period = 8
-    x = np.arange(size)
-    stripes = np.where((x % period) < period // 2, 0.3, 0.7)
-    image = np.tile(stripes, (size, 1)) + rng.normal(0, 0.02, (size, size))
-    y0 = int(rng.integers(size // 4, size // 2))
-    x0 = int(rng.integers(size // 4, size // 2)) // period * period
+                         "localized outlier: a few pixels with values that occur nowhere else")
+    # 2. contextual anomaly: one checkerboard cell of the wrong colour
+    y, x = np.mgrid[:size, :size]
+    bright = ((y // TOY_CELL + x // TOY_CELL) % 2).astype(bool)
+    cy, cx = (int(v) // TOY_CELL * TOY_CELL for v in rng.integers(size // 3, 2 * size // 3, 2))
     mask = np.zeros((size, size), bool)
-    mask[y0:y0 + size // 4, x0:x0 + 2 * period] = True
-    shifted = np.where(((x + period // 2) % period) < period // 2, 0.3, 0.7)
-    image[mask] = (np.tile(shifted, (size, 1)) + rng.normal(0, 0.02, (size, size)))[mask]
-    image = np.clip(image, 0, 1).astype(np.float32)
+    mask[cy:cy + TOY_CELL, cx:cx + TOY_CELL] = True
+    bright ^= mask
+    image = np.where(bright, rng.uniform(0.65, 0.75, (size, size)),
+                     rng.uniform(0.25, 0.35, (size, size))).astype(np.float32)
     contextual = ToyExample("contextual", np.repeat(image[..., None], 3, 2), mask,
-                            "contextual anomaly: stripes shifted by half a period; same histogram, wrong arrangement")
+                            "contextual anomaly: one checkerboard cell of the wrong colour; "
+                            "every value occurs elsewhere, only the arrangement is wrong")
     return outlier, contextual
 
 

@@ -18,7 +18,9 @@ evaluation layout (``<maps>/<class>/test/<defect>/<stem>.tiff``) as soon as each
 computed, through a temporary file. A run skips every map already written and valid, so
 an interrupted run resumes where it stopped; a partial or corrupt file is recomputed.
 Each method's maps live in their own folder, named after the method, the backbone and a
-hash of every parameter, so changing a parameter never reuses stale maps.
+hash of every parameter and of the dataset's ``manifest.json`` when it has one (the embedded
+benchmark's lists the SHA-256 of every file), so changing a parameter or regenerating the
+data never reuses stale maps.
 """
 from __future__ import annotations
 
@@ -138,8 +140,17 @@ def select_entries(dataset: Dataset, cls: str, max_images: int | None = None) ->
     return sorted(picked, key=entries.index)
 
 
-def _method_key(preset: Preset, backbone: str, overrides: dict) -> str:
-    params = json.dumps({"preset": preset.name, **preset.params(), **overrides, "backbone": backbone}, sort_keys=True)
+def _data_version(dataset: Dataset) -> str | None:
+    """SHA-1 of the dataset's ``manifest.json`` (it changes with any file of the data), or None."""
+    manifest = dataset.root / "manifest.json"
+    return hashlib.sha1(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+
+
+def _method_key(preset: Preset, backbone: str, overrides: dict, data: str | None = None) -> str:
+    fields = {"preset": preset.name, **preset.params(), **overrides, "backbone": backbone}
+    if data is not None:
+        fields["data"] = data
+    params = json.dumps(fields, sort_keys=True)
     return f"{preset.name}-{backbone}-{hashlib.sha1(params.encode()).hexdigest()[:8]}"
 
 
@@ -184,7 +195,7 @@ def run_method(
         raise ValueError(f"{dataset.name} has no class(es) {missing}; classes: {dataset.classes}")
     base = _as_preset(method)
     extractor, _ = features.resolve_backbone(backbone, device=device)
-    maps_dir = Path(maps_root) / dataset.name / _method_key(base, extractor.name, overrides)
+    maps_dir = Path(maps_root) / dataset.name / _method_key(base, extractor.name, overrides, _data_version(dataset))
     run = MethodRun(base.name, extractor.name, maps_dir)
 
     for cls in classes:

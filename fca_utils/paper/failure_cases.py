@@ -4,7 +4,8 @@ Helpers that build the paper's failure cases from a dataset: a crop in which one
 covers most of the image (:func:`crop_around_defect`, :func:`center_crop`,
 :func:`largest_defect_entry`), the defect-free texture under an embedded defect
 (:func:`clean_image`), other plausible annotations of the same defect
-(:func:`annotation_variants`), their metrics (:func:`case_metrics`), a figure grid
+(:func:`annotation_variants`, :func:`seam_mask`), the evidence that an annotated region
+is normal texture that was only moved (:func:`displaced_copy`), their metrics (:func:`case_metrics`), a figure grid
 (:func:`plot_cases`) and the takeaways generated from the tables of notebook 08
 (:func:`figure7_takeaway`, :func:`figure6_takeaway`).
 """
@@ -22,8 +23,9 @@ from .prose import backbone_sentence, num, points, signed, verdict
 
 __all__ = [
     "center_crop", "crop_around_defect", "largest_defect_entry", "clean_image",
-    "visible_change_mask", "annotation_variants", "count_regions", "case_metrics", "case_maps", "plot_cases",
-    "SEPARATOR", "figure7_takeaway", "figure6_takeaway",
+    "visible_change_mask", "thickness_radius", "seam_mask", "displaced_copy", "annotation_variants", "count_regions", "case_metrics",
+    "case_maps", "plot_cases",
+    "SEPARATOR", "figure7_takeaway", "displacement_sentence", "figure6_takeaway",
 ]
 
 #: Between the case and the method (Figure 7) or the annotation (Figure 6) in a table row label.
@@ -145,6 +147,72 @@ def visible_change_mask(image: np.ndarray, clean: np.ndarray, threshold: float =
     return diff >= threshold
 
 
+def _disk(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return yy ** 2 + xx ** 2 <= radius * radius
+
+
+def _radius(mask: np.ndarray, radius: int | None) -> int:
+    """``radius``, default 1 % of the image side, at least 2 pixels."""
+    return max(2, int(round(0.01 * min(mask.shape)))) if radius is None else int(radius)
+
+
+def thickness_radius(mask: np.ndarray) -> int:
+    """A quarter of a region's thickness (the diameter of the largest disk inside it), at least 1 pixel.
+
+    The radius at which :func:`seam_mask` and the tight / loose
+    :func:`annotation_variants` of a thin band stay distinct: an erosion by it leaves
+    half of the band.
+    """
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        raise ValueError("thickness_radius needs a non-empty region")
+    half = float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+    return max(1, int(round(half / 2)))
+
+
+def seam_mask(mask: np.ndarray, radius: int | None = None) -> np.ndarray:
+    """The seams of an annotated region: pixels within ``radius`` of its outline, on either side.
+
+    The other plausible annotation of a *displaced* region (the embedded ``phase`` defect,
+    a band of a regular texture shifted by half a period): inside the band the texture is
+    normal, only where it meets the unshifted texture is the pattern broken. ``radius``
+    defaults to :func:`thickness_radius` (a quarter of the band's thickness).
+    """
+    mask = np.asarray(mask, bool)
+    disk = _disk(thickness_radius(mask) if radius is None else int(radius))
+    return ndimage.binary_dilation(mask, disk) & ~ndimage.binary_erosion(mask, disk, border_value=1)
+
+
+def displaced_copy(image: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> dict:
+    """Whether an annotated region is the defect-free texture moved: the best circular shift.
+
+    Among all shifts along y and along x, the one for which the largest share of the
+    region's pixels equals the defect-free texture at the shifted place (exact uint8
+    equality on all channels). Returns ``changed`` (% of the region's pixels that differ
+    from the defect-free texture at the *same* place), ``copied`` (% that equal it at the
+    best shift), ``shift`` (pixels) and ``axis`` (``"y"`` or ``"x"``). A region that is a
+    moved copy of normal texture has both near 100.
+    """
+    image, clean, mask = np.asarray(image), np.asarray(clean), np.asarray(mask, bool)
+    if image.shape != clean.shape or image.shape[:2] != mask.shape:
+        raise ValueError(f"image {image.shape}, clean {clean.shape} and mask {mask.shape} must have the same size")
+    if not mask.any():
+        raise ValueError("displaced_copy needs a non-empty region")
+    ys, xs = np.nonzero(mask)
+    inside = image[ys, xs]
+    best = (0, 0, "x")
+    for axis, n in (("y", mask.shape[0]), ("x", mask.shape[1])):
+        for shift in range(1, n // 2 + 1):
+            for signed_shift in (shift, -shift):
+                src = clean[(ys - signed_shift) % n, xs] if axis == "y" else clean[ys, (xs - signed_shift) % n]
+                hits = int(np.all(src == inside, axis=-1).sum())
+                if hits > best[0]:
+                    best = (hits, signed_shift, axis)
+    changed = 100.0 * float(np.any(clean[ys, xs] != inside, axis=-1).mean())
+    return {"changed": changed, "copied": 100.0 * best[0] / len(ys), "shift": best[1], "axis": best[2]}
+
+
 def annotation_variants(mask: np.ndarray, radius: int | None = None, image=None, clean=None,
                         threshold: float = 8.0) -> dict[str, np.ndarray]:
     """Plausible alternative ground truths of one defect (Figure 6: annotations are subjective).
@@ -155,9 +223,7 @@ def annotation_variants(mask: np.ndarray, radius: int | None = None, image=None,
     that would vanish is replaced by the given one.
     """
     mask = np.asarray(mask, bool)
-    r = max(2, int(round(0.01 * min(mask.shape)))) if radius is None else int(radius)
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    disk = yy ** 2 + xx ** 2 <= r * r
+    disk = _disk(_radius(mask, radius))
     tight = ndimage.binary_erosion(mask, disk)
     out = {"given": mask, "tight": tight if tight.any() else mask, "loose": ndimage.binary_dilation(mask, disk)}
     if image is not None and clean is not None:
@@ -356,7 +422,24 @@ def figure7_takeaway(table, *, median: str = "Ours (median)", median320: str = "
     return "\n".join(lines)
 
 
-def figure6_takeaway(table, *, methods=("Ours", "Aota")) -> str:
+def displacement_sentence(case: str, evidence: dict, copied: float = 50.0) -> str:
+    """A Markdown bullet on what the annotated region of ``case`` contains (:func:`displaced_copy`).
+
+    >>> print(displacement_sentence("b/phase/000", {"changed": 99.0, "copied": 80.0, "shift": -12, "axis": "x"}))
+    * `b/phase/000`: the annotated region is normal texture, moved: 99.0 % of its pixels differ from the defect-free texture at the same place, yet 80.0 % equal the defect-free texture 12 px away along x. Inside, the region is normal texture; only where it meets the unmoved texture is the pattern broken. Its whole area (the given mask) and only those seams are both defensible annotations.
+    """
+    head = (f"* `{case}`: " + ("the annotated region is normal texture, moved: " if evidence["copied"] >= copied else
+                               "the annotated region is not simply moved normal texture: ")
+            + f"{evidence['changed']:.1f} % of its pixels differ from the defect-free texture at the same place, "
+            f"{'yet ' if evidence['copied'] >= copied else 'and only '}{evidence['copied']:.1f} % equal the "
+            f"defect-free texture {abs(int(evidence['shift']))} px away along {evidence['axis']}.")
+    if evidence["copied"] >= copied:
+        head += (" Inside, the region is normal texture; only where it meets the unmoved texture is the pattern "
+                 "broken. Its whole area (the given mask) and only those seams are both defensible annotations.")
+    return head
+
+
+def figure6_takeaway(table, *, methods=("Ours", "Aota"), evidence: dict | None = None) -> str:
     """Markdown bullets on Figure 6: how far the annotation alone moves each image's scores.
 
     ``table``: rows ``"<image> · <annotation>"`` (the first annotation of an image is the
@@ -364,7 +447,8 @@ def figure6_takeaway(table, *, methods=("Ours", "Aota")) -> str:
     For each image: the range of the first method's PRO and F1 over the annotations (with
     the annotations at both ends), the regions of those annotations, and the difference
     between the methods on the given mask; then in how many images the annotation moves
-    PRO more than the choice of the method does.
+    PRO more than the choice of the method does. ``evidence``: case -> :func:`displaced_copy`
+    result, stated first for each case that has one (:func:`displacement_sentence`).
 
     >>> import pandas as pd
     >>> idx = ["w/b/000 · given", "w/b/000 · tight"]
@@ -394,6 +478,8 @@ def figure6_takeaway(table, *, methods=("Ours", "Aota")) -> str:
 
         lo, hi, pro = ends["PRO"]
         flo, fhi, f1 = ends["F1"]
+        if evidence and case in evidence:
+            lines.append(displacement_sentence(case, evidence[case]))
         lines.append(f"* `{case}`: {first}' PRO ranges from {num(pro[lo])} ({lo}, {regions(lo)}) to {num(pro[hi])} "
                      f"({hi}, {regions(hi)}) over the annotations, its F1-max from {num(f1[flo])} ({flo}) to "
                      f"{num(f1[fhi])} ({fhi}); on the {given} mask {first} and {second} differ by "
