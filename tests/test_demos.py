@@ -253,6 +253,7 @@ def test_map_explorer_figure_titles_the_settings():
 
 # --- the ipywidgets explorer (driven through its widget objects, no browser) ------------------
 def _app(**defaults):
+    pytest.importorskip("ipywidgets", reason="the explorer app needs the notebooks extra")
     img, mask = with_spot(noise_image(48, seed=5), y=30, x=16)
     other, other_mask = with_spot(noise_image(48, seed=6), y=10, x=10)
     ex = demos.MapExplorer({"a": (img, mask), "b": (other, other_mask)}, fine_size=None)
@@ -333,6 +334,7 @@ def test_explorer_app_explains_a_bad_setting_and_keeps_the_picture():
 
 
 def test_explorer_app_rejects_bad_defaults():
+    pytest.importorskip("ipywidgets", reason="the explorer app needs the notebooks extra")
     ex = demos.MapExplorer({"a": (noise_image(32), np.zeros((32, 32), bool))})
     with pytest.raises(ValueError, match="unknown explorer defaults"):
         demos.explorer_app(ex, ["colors"], {"patch_size": 3})
