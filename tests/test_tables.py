@@ -419,3 +419,10 @@ def test_compare_keeps_both_sources_only_when_ours_has_one():
     assert both.attrs["source"] == f"ours: data: embedded | paper: the paper: {PAPER_SOURCES[3]}"
     # with_source set it on `ours` itself; a paper-side table without a source adds nothing
     assert tb.compare(ours, tb.table({"Ours": [97.0]}, ["PRO"])).attrs.get("source") == "data: embedded"
+
+
+def test_styled_plain_text_is_the_table_not_an_address():
+    t = small()
+    shown = tables.styled(t)
+    assert repr(shown) == to_text(t) and " at 0x" not in repr(shown)
+    assert shown.to_html() == tables.styled(t).to_html()

@@ -52,7 +52,7 @@ from tabulate import tabulate
 
 from ..core.io import atomic_path, write_text
 
-__all__ = ["DASH", "DIFFERENT_DATA", "table", "with_source", "compare", "to_text", "to_markdown", "styled",
+__all__ = ["DASH", "DIFFERENT_DATA", "table", "with_source", "compare", "to_text", "to_markdown", "styled", "TableStyler",
            "write_csv", "write_markdown"]
 
 DASH = "–"
@@ -219,11 +219,23 @@ def to_markdown(df: pd.DataFrame) -> str:
                        if x)
 
 
-def styled(df: pd.DataFrame) -> Styler:
+class TableStyler(Styler):
+    """A pandas ``Styler`` whose plain-text form is :func:`to_text`, not an object address.
+
+    Jupyter stores a ``text/plain`` copy beside every HTML output; pandas' own is
+    ``<pandas.io.formats.style.Styler at 0x...>``, which changes at every run and tells a
+    reader of the raw notebook nothing.
+    """
+
+    def __repr__(self) -> str:
+        return to_text(self.data)
+
+
+def styled(df: pd.DataFrame) -> TableStyler:
     """HTML display for notebooks: the cells of :func:`to_text`, the title (source and notes) as caption.
 
     The table's HTML id is fixed (no random part), so re-executing a notebook does not
-    change its output.
+    change its output; its plain-text copy is :func:`to_text`.
     """
     fmts = df.attrs.get("formats", {})
     caption = html.escape(df.attrs.get("title") or "")
@@ -231,7 +243,7 @@ def styled(df: pd.DataFrame) -> Styler:
         caption += ("<br>" if caption else "") + f"<small>{html.escape(df.attrs['source'])}</small>"
     if df.attrs.get("notes"):
         caption += f"<br><small>{html.escape(df.attrs['notes'])}</small>"
-    style = Styler(df, uuid_len=0, cell_ids=False, caption=caption or None)
+    style = TableStyler(df, uuid_len=0, cell_ids=False, caption=caption or None)
     return (style.format({c: partial(_cell, fmt=fmts.get(c)) for c in df.columns}, escape="html")
             .format_index(escape="html", axis=0).format_index(escape="html", axis=1))
 
