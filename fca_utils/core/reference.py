@@ -21,7 +21,6 @@ reference built here matches the features the statistic compares it with.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Union
 
@@ -30,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .ops import as_feature_map, check_patch_size, prepare_features
+from .ops import as_feature_map, check_patch_size, one_torch_thread, prepare_features
 from .windows import iter_window_rows, sorted_windows_at
 
 __all__ = [
@@ -367,22 +366,6 @@ def _bin_edges(n: int, bins: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n, bins + 1)).astype(np.int64))[:-1]
 
 
-@contextmanager
-def _one_thread():
-    """Run small LAPACK calls on one torch thread.
-
-    Eigendecompositions of ~136 x 136 matrices are tiny; splitting each of their many
-    small steps over torch's OpenMP workers costs more than it saves, most of all on a
-    machine busy with other work.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _orthonormal(y: torch.Tensor) -> torch.Tensor:
     """An orthonormal basis of the columns of a tall ``y`` (N, l), from the eigenvectors of its Gram matrix.
 
@@ -390,7 +373,7 @@ def _orthonormal(y: torch.Tensor) -> torch.Tensor:
     below ``1e-10`` of the largest (a rank-deficient ``y``) are dropped.
     """
     gram = (y.T @ y).double()
-    with _one_thread():
+    with one_torch_thread():
         vals, vecs = torch.linalg.eigh(gram)
     keep = vals > vals[-1].clamp(min=1e-300) * 1e-10
     return y @ (vecs[:, keep] / vals[keep].sqrt()).to(y.dtype)
@@ -409,7 +392,7 @@ def _principal_directions(x: torch.Tensor, dims: int, seed: int, power_iteration
     for _ in range(power_iterations):
         y = x @ (x.T @ _orthonormal(y))
     b = _orthonormal(y).T @ x  # (l, D)
-    with _one_thread():
+    with one_torch_thread():
         vals, vecs = torch.linalg.eigh((b @ b.T).double())
     top = torch.flip(vals, [0])[:dims].clamp(min=1e-300).sqrt()
     u = torch.flip(vecs, [1])[:, :dims]
