@@ -123,3 +123,13 @@ def test_pca_is_deterministic_and_checks_its_arguments():
             pca.pca(feats, bad)
     with pytest.raises(ValueError, match="max_samples must be a positive integer"):
         pca.pca(feats, 2, max_samples=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_qfca_and_pca_on_cuda_equal_the_cpu():
+    feats = random_feats(4, 20, 18, seed=2)
+    cpu = statistics.qfca(feats, 5, levels=8, backend="numba")
+    gpu = statistics.qfca(feats.cuda(), 5, levels=8)  # backend "auto": the PyTorch version on CUDA
+    assert gpu.device.type == "cuda"
+    assert_close(gpu.cpu(), cpu.numpy())
+    torch.testing.assert_close(pca.pca(feats.cuda(), 2).features.cpu(), pca.pca(feats, 2).features)

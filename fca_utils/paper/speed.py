@@ -67,8 +67,14 @@ def speed_takeaway(table: pd.DataFrame, *, reference: str = "FCA", metric: str =
                    seconds: str = "seconds per image", tolerance: float = 0.01, target: float = 10.0,
                    dataset: str = "", backbone: str = "", images: int | None = None) -> str:
     """Markdown bullets from the table of notebook 09 (rows: configurations; columns ``metric``
-    on [0, 1] and ``seconds``): the Pareto front, the fastest configuration whose ``metric`` is
-    within ``tolerance`` of ``reference``'s and its speed-up, and whether it reaches ``target``."""
+    on [0, 1] and ``seconds``): the Pareto front, the fastest configuration whose ``metric`` is at
+    most ``tolerance`` below ``reference``'s and its speed-up, and whether it reaches ``target``.
+
+    >>> t = pd.DataFrame({"AU-PRO": [0.80, 0.795, 0.70], "seconds per image": [1.0, 0.1, 0.05]},
+    ...                  index=["FCA", "QFCA L=8", "QFCA L=2"])
+    >>> print(speed_takeaway(t).splitlines()[1])
+    - **At most 1 point below FCA** (80.00, 1.000 s per image): the fastest is QFCA L=8 (79.50, 0.100 s), 10.0× faster; it reaches the target of 10×.
+    """
     ref_s, ref_p = float(table.loc[reference, seconds]), float(table.loc[reference, metric])
     points = {n: (float(table.loc[n, seconds]), float(table.loc[n, metric])) for n in table.index}
     front = pareto_front(points)
@@ -83,11 +89,11 @@ def speed_takeaway(table: pd.DataFrame, *, reference: str = "FCA", metric: str =
         speedup = ref_s / close[best][0] if close[best][0] > 0 else math.inf
         met = "reaches" if speedup >= target else "does not reach"
         lines.append(
-            f"- **Within {num(100 * tolerance, 0)} point{'s' if tolerance != 0.01 else ''} of {reference}** "
+            f"- **At most {num(100 * tolerance, 0)} point{'s' if tolerance != 0.01 else ''} below {reference}** "
             f"({num(100 * ref_p)}, {num(ref_s, 3)} s per image): the fastest is {best} ({num(100 * close[best][1])}, "
             f"{num(close[best][0], 3)} s), {num(speedup, 1)}× faster; it {met} the target of {num(target, 0)}×.")
     else:
-        lines.append(f"- **No configuration** stays within {num(100 * tolerance, 0)} point of {reference}'s "
+        lines.append(f"- **No configuration** stays within {num(100 * tolerance, 0)} point below {reference}'s "
                      f"{metric} ({num(100 * ref_p)}).")
     quantized = [n for n in points if n.startswith("QFCA") and "PCA" not in n]
     if quantized:
