@@ -43,12 +43,15 @@ window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
    ranks and values in L1, and per-row errors in L2.
 5. *Per-window references* (:class:`~fca_utils.core.reference.NearestReference`, k-NN,
    section 3.3): every window has its own k reference windows. The same sliding
-   ranks first give every window's sorted values, ``(C, H*W, T^2)``
-   (:func:`sorted_windows`, the only full-size buffer: ``4 N C T^2`` bytes in
-   float32, 2.7 GB at 128 x 128 x 512 with T = 9). A window's sorted values are
-   those of its own row there, so the error of rank ``j`` summed over the k
-   references, ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows
-   and then sent to the position of rank ``j``: one gather per sample, not k.
+   ranks first give every window's sorted values, ``(c, H*W, T^2)`` for a chunk of
+   ``c`` channels at a time (:func:`sorted_windows` of all channels would take
+   ``4 N C T^2`` bytes in float32, 2.7 GB at 128 x 128 x 512 with T = 9; a chunk
+   takes at most ``SORTED_BYTES``). A window's sorted values are those of its own
+   row there, so the error of rank ``j`` summed over the k references,
+   ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows and then sent
+   to the position of rank ``j``: one gather per sample, not k. Each chunk adds its
+   channels, in order, into one ``(H, W, T^2)`` float64 buffer, so the sums are the
+   same bits whatever the chunk size.
    :func:`pair_costs` and :func:`run_sums` serve the approximate k-NN search
    (:func:`fca_utils.core.reference.knn_approx`).
 
@@ -63,7 +66,11 @@ of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
 at the map's borders, so tiled and untiled results are the same. Scaling works on
 chunks of channels and the median reference (Eq. 7) on one channel per thread.
 Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
-of MiB at any map size.
+of MiB at any map size (with per-window references, plus a chunk of sorted windows,
+at most ``SORTED_BYTES``, and the ``8 N T^2``-byte error buffer of step 5).
+
+Quantized FCA (:func:`qfca`, see :func:`fca_utils.core.statistics.qfca`) replaces the
+sliding ranks by sliding level histograms and shares steps 3 and 4.
 
 Accuracy
 --------

@@ -1,6 +1,7 @@
 """Patch statistics comparison S of Eq. (1) (paper, section 3.2).
 
-Four ways to compare the local statistics around every feature pixel with a reference:
+Four ways to compare the local statistics around every feature pixel with a reference, and a
+quantized variant of the fourth:
 
 ========== ======== ===============================================================
 function   equation idea
@@ -12,6 +13,9 @@ sww        Eq. (4)  sorted window vs. sorted reference; errors Gaussian-weighted
 fca        Eq. (5)  the same errors sent back to the pixel each sample came from,
                     smoothed (sigma_s), weighted (sigma_p) and accumulated over all
                     windows containing the pixel
+qfca       Eq. (5)  FCA on values quantized to L levels, ties sharing their error, so
+                    a window needs its histogram, not a sort (not in the paper:
+                    after arXiv 2510.15602)
 ========== ======== ===============================================================
 
 All functions take ``feats`` of shape ``(C, H, W)`` (a leading batch of 1 is
