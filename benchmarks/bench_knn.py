@@ -81,13 +81,15 @@ def _sampled_exact(feats, t: int, queries):
     from fca_utils import reference
     from fca_utils.core import kernels
 
+    from fca_utils.core import ops
+
     start = time.perf_counter()
-    sw = kernels.sorted_windows(feats, t)
-    c, n, m = sw.shape
-    _, h, w = feats.shape
-    ys, xs = reference._centres(h, w)
-    cost = torch.from_numpy(kernels.pair_costs(sw, queries, np.tile(np.arange(n), (len(queries), 1)))) / (c * m)
-    cost.masked_fill_(reference._excluded(torch.from_numpy(queries), ys, xs, t, True), float("inf"))
+    c, h, w = feats.shape
+    n, m = h * w, t * t
+    scaled = ops.scale_features(feats)
+    cost = torch.from_numpy(kernels.pair_costs_chunked(scaled, t, queries, np.tile(np.arange(n), (len(queries), 1))))
+    cost /= c * m
+    cost.masked_fill_(reference.excluded_mask(queries, h, w, t), float("inf"))
     dist, idx = torch.topk(cost, K, dim=1, largest=False)
     return idx, dist, time.perf_counter() - start
 

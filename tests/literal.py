@@ -122,6 +122,55 @@ def fca(feats, t, sigma_p, sigma_s, ref=None):
     return out
 
 
+def quantize(v: float, levels: int) -> int:
+    """QFCA's level of a [0, 1] value: floor(levels * v), the value 1 in the last level."""
+    return min(int(math.floor(v * levels)), levels - 1)
+
+
+def quantized_pixel_errors(win: np.ndarray, ref: np.ndarray, levels: int) -> np.ndarray:
+    """QFCA's M(., .; P): each channel's window sorted by level; the rank-wise errors
+    |level - reference level| / levels of the ranks a level occupies averaged, and that mean
+    given to every pixel of the level; averaged over channels. win (C, T, T) of levels, ref (C, T*T) of levels."""
+    c, t, _ = win.shape
+    m = np.zeros((t, t))
+    for ch in range(c):
+        flat = [int(v) for v in win[ch].reshape(-1)]
+        ranked = sorted(flat)
+        errors_of_level = {}
+        for rank, lvl in enumerate(ranked):
+            errors_of_level.setdefault(lvl, []).append(abs(lvl - int(ref[ch, rank])) / levels)
+        for pos, lvl in enumerate(flat):
+            m[pos // t, pos % t] += sum(errors_of_level[lvl]) / len(errors_of_level[lvl]) / c
+    return m
+
+
+def qfca(feats, t, sigma_p, sigma_s, levels, ref=None):
+    """Quantized FCA: Eq. (5) with quantized values and tie-shared errors (see statistics.qfca)."""
+    feats = scale(np.asarray(feats, dtype=np.float64))
+    c, h, w = feats.shape
+    ref = median_reference(feats, t) if ref is None else ref
+    qref = np.array([[quantize(v, levels) for v in row] for row in ref])
+    q = np.empty(feats.shape, dtype=np.int64)
+    for ch in range(c):
+        for y in range(h):
+            for x in range(w):
+                q[ch, y, x] = quantize(feats[ch, y, x], levels)
+    gp = gauss2d(t, sigma_p)
+    p = t // 2
+    out = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            m = quantized_pixel_errors(window(q, y, x, t), qref, levels)
+            if sigma_s is not None:
+                m = smooth_window(m, sigma_s)
+            for a in range(t):
+                for b in range(t):
+                    yy, xx = y + a - p, x + b - p
+                    if 0 <= yy < h and 0 <= xx < w:
+                        out[yy, xx] += m[a, b] * gp[a, b]
+    return out
+
+
 def sww(feats, t, sigma, ref=None):
     """Eq. (4): the window's own errors, Gaussian-weighted by position, summed into its centre."""
     feats = scale(np.asarray(feats, dtype=np.float64))

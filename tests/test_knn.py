@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fca_utils.core import methods, ops, reference
+from fca_utils.core import kernels, methods, ops, reference
 
 import literal
 from fca_utils.core.methods import PRESETS
@@ -204,3 +204,29 @@ def test_approx_on_a_cuda_tensor():
     assert ref.indices.device.type == "cuda" and ref.distances.device.type == "cuda"
     cpu = reference.knn_approx(feats, 3, 4)
     assert torch.equal(ref.indices.cpu(), cpu.indices)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_knn_within_a_small_memory_budget_gives_identical_results(dtype):
+    """Sorted windows built a channel (or a few) at a time: the same bits as all channels at once."""
+    torch.manual_seed(0)
+    feats = torch.rand(19, 17, 15, dtype=dtype)
+    t, k = 5, 3
+    whole = 10**12  # every channel in one chunk: the unchunked computation
+    tiny = 1  # one channel per chunk
+    a = reference.knn_approx(feats, t, k=k, sorted_bytes=whole)
+    b = reference.knn_approx(feats, t, k=k, sorted_bytes=tiny)
+    assert torch.equal(a.indices, b.indices) and torch.equal(a.distances, b.distances)
+    scaled = ops.scale_features(feats)
+    for fn, args in ((kernels.fca, (3.0, 1.0)), (kernels.sww, (2.0,))):
+        full = fn(scaled, t, *args, None, a.indices, sorted_bytes=whole)
+        for budget in (tiny, 3 * 17 * 15 * t * t * feats.element_size()):
+            assert torch.equal(full, fn(scaled, t, *args, None, a.indices, sorted_bytes=budget))
+    sw = kernels.sorted_windows(scaled, t, scale=False)
+    queries = np.arange(17 * 15)
+    cand = np.random.default_rng(1).integers(0, 17 * 15, (len(queries), 6))
+    expected = kernels.pair_costs(sw, queries, cand)
+    for budget in (tiny, whole):
+        assert np.array_equal(kernels.pair_costs_chunked(scaled, t, queries, cand, sorted_bytes=budget), expected)
+    with pytest.raises(ValueError, match="sorted_bytes must be a positive number of bytes"):
+        kernels.pair_costs_chunked(scaled, t, queries, cand, sorted_bytes=0)

@@ -43,12 +43,15 @@ window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
    ranks and values in L1, and per-row errors in L2.
 5. *Per-window references* (:class:`~fca_utils.core.reference.NearestReference`, k-NN,
    section 3.3): every window has its own k reference windows. The same sliding
-   ranks first give every window's sorted values, ``(C, H*W, T^2)``
-   (:func:`sorted_windows`, the only full-size buffer: ``4 N C T^2`` bytes in
-   float32, 2.7 GB at 128 x 128 x 512 with T = 9). A window's sorted values are
-   those of its own row there, so the error of rank ``j`` summed over the k
-   references, ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows
-   and then sent to the position of rank ``j``: one gather per sample, not k.
+   ranks first give every window's sorted values, ``(c, H*W, T^2)`` for a chunk of
+   ``c`` channels at a time (:func:`sorted_windows` of all channels would take
+   ``4 N C T^2`` bytes in float32, 2.7 GB at 128 x 128 x 512 with T = 9; a chunk
+   takes at most ``SORTED_BYTES``). A window's sorted values are those of its own
+   row there, so the error of rank ``j`` summed over the k references,
+   ``sum_r |sw[w, j] - sw[idx_r, j]|``, is computed on contiguous rows and then sent
+   to the position of rank ``j``: one gather per sample, not k. Each chunk adds its
+   channels, in order, into one ``(H, W, T^2)`` float64 buffer, so the sums are the
+   same bits whatever the chunk size.
    :func:`pair_costs` and :func:`run_sums` serve the approximate k-NN search
    (:func:`fca_utils.core.reference.knn_approx`).
 
@@ -63,7 +66,11 @@ of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
 at the map's borders, so tiled and untiled results are the same. Scaling works on
 chunks of channels and the median reference (Eq. 7) on one channel per thread.
 Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
-of MiB at any map size.
+of MiB at any map size (with per-window references, plus a chunk of sorted windows,
+at most ``SORTED_BYTES``, and the ``8 N T^2``-byte error buffer of step 5).
+
+Quantized FCA (:func:`qfca`, see :func:`fca_utils.core.statistics.qfca`) replaces the
+sliding ranks by sliding level histograms and shares steps 3 and 4.
 
 Accuracy
 --------
@@ -87,6 +94,8 @@ from .ops import SMOOTH_KERNEL, gaussian_kernel1d, gaussian_kernel2d, prepare_fe
 
 __all__ = [
     "fca",
+    "qfca",
+    "quantize",
     "sww",
     "use_numba",
     "kernel_input",
@@ -95,6 +104,10 @@ __all__ = [
     "smoothing_matrix",
     "sorted_windows",
     "pair_costs",
+    "pair_costs_chunked",
+    "sorted_channels",
+    "channels_per_chunk",
+    "SORTED_BYTES",
     "run_sums",
     "BACKENDS",
     "TILE_BYTES",
@@ -105,6 +118,11 @@ BACKENDS = ("auto", "torch", "numba")
 
 #: Upper bound on the error buffer of one tile of window rows, in bytes.
 TILE_BYTES = 32 * 1024 * 1024
+
+#: Upper bound on the sorted windows held at once by the k-NN reference's FCA / SWW and by
+#: :func:`pair_costs_chunked`: about 256 MiB, so that k-NN at 1024^2 (128 x 128 x 512, T = 9,
+#: 2.7 GB of sorted windows) stays within 1 GiB.
+SORTED_BYTES = 256 * 1024 * 1024
 
 #: Chunks of channels :func:`pair_costs` splits its work into (each with its own (Q, P) sums).
 PAIR_PARTS = 8
@@ -386,18 +404,21 @@ def _sorted_windows(x, keys, ry, rx, out):
 
 
 @njit(cache=True)
-def _row_knn_errors(x, keys, ry, rx, sw, idx, y, err):
-    """:func:`_row_errors` with a reference set of its own for every window.
+def _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc):
+    """Add the k-NN errors of window row ``y`` of the channels of ``x`` into ``acc`` (W, T*T), by slot.
 
     Window ``w = y * W + x0`` is compared with the sorted windows ``sw[:, idx[w, r]]``
-    (``sw`` is (C, H*W, T*T) from :func:`_sorted_windows`, ``idx`` (H*W, k)). The
-    window's own sorted values are ``sw[c, w]``, so the error of rank ``j``,
-    ``sum_r |sw[c, w, j] - sw[c, idx[w, r], j]|``, is summed over the references
-    on contiguous rows first, then sent to the position holding rank ``j``
-    (the ranks of the sliding update): one gather per sample instead of k.
+    (``sw`` is (C, H*W, T*T) from :func:`_sorted_windows`, for the same channels as
+    ``x``; ``idx`` (H*W, k)). The window's own sorted values are ``sw[c, w]``, so the
+    error of rank ``j``, ``sum_r |sw[c, w, j] - sw[c, idx[w, r], j]|``, is summed over
+    the references on contiguous rows first, then sent to the position holding rank
+    ``j`` (the ranks of the sliding update): one gather per sample instead of k.
+    Positions are stored by slot ``s * T + a`` (column slot of the sliding window,
+    row); :func:`_knn_slots_to_positions` reorders them. Channels are added in order,
+    so calling this on consecutive chunks of channels gives the same sums as one call.
     """
     n_ch = x.shape[0]
-    width = err.shape[0]
+    width = acc.shape[0]
     t = ry.shape[0] - x.shape[1] + 1
     n = t * t
     npad = (n + 3) // 4 * 4
@@ -411,7 +432,6 @@ def _row_knn_errors(x, keys, ry, rx, sw, idx, y, err):
     leaving = np.empty(t, np.int64)
     above = np.empty(t, np.int64)
     by_rank = np.empty(n)
-    acc = np.zeros((width, n))  # by slot: index s * T + a
     for c in range(n_ch):
         key[:] = _SENTINEL
         for j in range(width + t - 1):
@@ -426,40 +446,46 @@ def _row_knn_errors(x, keys, ry, rx, sw, idx, y, err):
                         by_rank[e] += abs(np.float64(own[e]) - np.float64(ref[e]))
                 for e in range(n):
                     acc[x0, e] += by_rank[rank[e]]
-    for x0 in range(width):
-        for b in range(t):
-            s = (x0 + b) % t
-            for a in range(t):
-                err[x0, a * t + b] = acc[x0, s * t + a]
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err):
-    """``_row_knn_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
-    for i in prange(err.shape[0]):
-        _row_knn_errors(x, keys, ry, rx, sw, idx, y0 + i, err[i])
+def _knn_accumulate(x, keys, ry, rx, sw, idx, acc):
+    """``_row_knn_accumulate`` for every window row, ``acc`` (H, W, T*T); parallel over rows."""
+    for y in prange(acc.shape[0]):
+        _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc[y])
+
+
+@njit(parallel=True, cache=True)
+def _knn_slots_to_positions(acc, t, err):
+    """``err[i, x0, a * T + b] = acc[i, x0, s * T + a]`` with ``s = (x0 + b) % T``: slots to window positions."""
+    for i in prange(acc.shape[0]):
+        for x0 in range(acc.shape[1]):
+            for b in range(t):
+                s = (x0 + b) % t
+                for a in range(t):
+                    err[i, x0, a * t + b] = acc[i, x0, s * t + a]
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _pair_costs(sw, queries, cand, parts):
-    """``parts[p, q, j] = sum_{c in part p} sum_i |sw[c, queries[q], i] - sw[c, cand[q, j], i]|``.
+def _pair_costs(sw, queries, cand, bounds, parts):
+    """``parts[p, q, j] += sum_{c in bounds[p] .. bounds[p+1]-1} sum_i |sw[c, queries[q], i] - sw[c, cand[q, j], i]|``.
 
     L1 distances of sorted windows, split over ``len(parts)`` chunks of channels
     that run in parallel; the caller sums ``parts`` over its first axis. ``sw`` is
-    (C, N, T*T), ``queries`` (Q,), ``cand`` (Q, P), ``parts`` (n_parts, Q, P) float64.
+    (C, N, T*T), ``queries`` (Q,), ``cand`` (Q, P), ``bounds`` (n_parts + 1,) channel
+    starts, ``parts`` (n_parts, Q, P) float64, added to (not overwritten): calling this
+    on consecutive chunks of each part's channels gives the same sums as one call.
     Within a part, channels are the outer loop, so all pairs read one channel's
     N * T*T values (a few MiB) while they are in cache, and the parts need no
     synchronization. Each pair's T*T terms of one channel are summed in the
     values' dtype, then added in float64.
     """
-    n_ch = sw.shape[0]
     n_parts = parts.shape[0]
     n_q, n_c = cand.shape
     m = sw.shape[2]
     for p in prange(n_parts):
         out = parts[p]
-        out[:] = 0.0
-        for c in range(p * n_ch // n_parts, (p + 1) * n_ch // n_parts):
+        for c in range(bounds[p], bounds[p + 1]):
             slab = sw[c]
             for q in range(n_q):
                 a = slab[queries[q]]
@@ -564,12 +590,14 @@ def median_reference(x: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
     return _median_reference(x, keys, t)
 
 
-def _inputs(feats: torch.Tensor, t: int, windows, neighbours):
+def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int | None = None):
     """The kernels' NumPy inputs: values, order keys, references and reflect indices.
 
     ``refs`` is the (K, C, T*T) float64 array of shared sorted references (the median
     of Eq. (7) when ``windows`` is None), or with ``neighbours`` the pair
-    ``(every window's sorted values, (H*W, k) int64 indices)``.
+    ``(every window's k-NN errors by slot (H, W, T*T), (H*W, k) int64 indices)``, the
+    errors summed over channels from the sorted windows of at most ``sorted_bytes``
+    (default :data:`SORTED_BYTES`) of channels at a time.
     """
     x = kernel_input(feats)
     keys = order_keys(x)
@@ -582,9 +610,15 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours):
             raise ValueError(f"neighbours must be (H*W, k) = ({h * w}, k) window indices, got {idx.shape}")
         if idx.min() < 0 or idx.max() >= h * w:
             raise ValueError(f"neighbours must lie in [0, {h * w}), got [{idx.min()}, {idx.max()}]")
-        sw = np.empty((x.shape[0], h * w, t * t), x.dtype)
-        _sorted_windows(x, keys, ry, rx, sw)
-        refs = (sw, idx)
+        acc = np.zeros((h, w, t * t))
+        step = channels_per_chunk(h * w, t, x.dtype.itemsize, sorted_bytes)
+        for c0 in range(0, x.shape[0], step):
+            part, part_keys = x[c0 : c0 + step], keys[c0 : c0 + step]
+            sw = np.empty((part.shape[0], h * w, t * t), x.dtype)
+            _sorted_windows(part, part_keys, ry, rx, sw)
+            _knn_accumulate(part, part_keys, ry, rx, sw, idx, acc)
+            del sw
+        refs = (acc, idx)
     elif windows is None:
         refs = _median_reference(x, keys, t)[None].astype(np.float64)
     else:
@@ -595,8 +629,8 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours):
 def _errors(x, keys, ry, rx, refs, y0: int, err: np.ndarray) -> float:
     """Fill ``err`` with the summed errors ``E_w`` of a tile of window rows; returns 1 / (C * K)."""
     if isinstance(refs, tuple):
-        sw, idx = refs
-        _tile_knn_errors(x, keys, ry, rx, sw, idx, y0, err)
+        acc, idx = refs
+        _knn_slots_to_positions(acc[y0 : y0 + err.shape[0]], ry.shape[0] - x.shape[1] + 1, err)
         return 1.0 / (x.shape[0] * idx.shape[1])
     _tile_errors(x, keys, ry, rx, refs, y0, err)
     return 1.0 / (x.shape[0] * refs.shape[0])
@@ -639,17 +673,68 @@ def pair_costs(sw: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> np.ndar
     ``sw`` (C, N, T*T) from :func:`sorted_windows`, ``queries`` (Q,), ``cand`` (Q, P)
     window indices; returns (Q, P) float64. Divide by ``C * T*T`` for the mean cost.
     """
+    queries, cand = _check_pairs(queries, cand, sw.shape[1])
+    n_parts = max(1, min(PAIR_PARTS, sw.shape[0]))
+    parts = np.zeros((n_parts, *cand.shape))
+    _pair_costs(sw, queries, cand, _part_bounds(sw.shape[0], n_parts), parts)
+    return parts.sum(axis=0)
+
+
+def _part_bounds(n_ch: int, n_parts: int) -> np.ndarray:
+    """First channel of each of ``n_parts`` parts of ``n_ch`` channels, and ``n_ch``."""
+    return np.array([p * n_ch // n_parts for p in range(n_parts + 1)], np.int64)
+
+
+def _check_pairs(queries, cand, n: int) -> tuple[np.ndarray, np.ndarray]:
     queries = np.ascontiguousarray(queries, dtype=np.int64)
     cand = np.ascontiguousarray(cand, dtype=np.int64)
-    n = sw.shape[1]
     if cand.ndim != 2 or queries.shape != cand.shape[:1]:
         raise ValueError(f"queries must be (Q,) and cand (Q, P); got {queries.shape} and {cand.shape}")
     for name, a in (("queries", queries), ("cand", cand)):
         if a.size and (a.min() < 0 or a.max() >= n):
             raise ValueError(f"{name} must be window indices in [0, {n}), got [{a.min()}, {a.max()}]")
-    n_parts = max(1, min(PAIR_PARTS, sw.shape[0]))
-    parts = np.empty((n_parts, *cand.shape))
-    _pair_costs(sw, queries, cand, parts)
+    return queries, cand
+
+
+def channels_per_chunk(n_windows: int, t: int, itemsize: int, sorted_bytes: int | None = None) -> int:
+    """Channels whose sorted windows ``(c, N, T*T)`` fit in ``sorted_bytes`` (default :data:`SORTED_BYTES`), at least 1."""
+    budget = SORTED_BYTES if sorted_bytes is None else sorted_bytes
+    if isinstance(budget, bool) or int(budget) != budget or budget < 1:
+        raise ValueError(f"sorted_bytes must be a positive number of bytes, got {sorted_bytes!r}")
+    return max(1, int(budget) // (n_windows * t * t * itemsize))
+
+
+def sorted_channels(feats: torch.Tensor, t: int, channels) -> np.ndarray:
+    """Sorted windows ``(len(channels), H*W, T*T)`` of some channels of an already scaled map."""
+    x = np.ascontiguousarray(kernel_input(feats)[np.asarray(channels, np.int64)])
+    _, h, w = x.shape
+    p = t // 2
+    out = np.empty((x.shape[0], h * w, t * t), x.dtype)
+    _sorted_windows(x, order_keys(x), _reflect_indices(h, p), _reflect_indices(w, p), out)
+    return out
+
+
+def pair_costs_chunked(feats: torch.Tensor, t: int, queries, cand, *, sorted_bytes: int | None = None) -> np.ndarray:
+    """:func:`pair_costs` of the sorted windows of an already scaled map, built a few channels at a time.
+
+    The same numbers as ``pair_costs(sorted_windows(feats, t, scale=False), queries, cand)``
+    (each part of channels adds its channels in the same order), holding at most about
+    ``sorted_bytes`` of sorted windows at a time: chunk ``i`` holds the ``i``-th run of
+    channels of every part, so the parts still run in parallel.
+    """
+    n_ch, h, w = feats.shape
+    queries, cand = _check_pairs(queries, cand, h * w)
+    n_parts = max(1, min(PAIR_PARTS, n_ch))
+    bounds = _part_bounds(n_ch, n_parts)
+    itemsize = 8 if feats.dtype == torch.float64 else 4
+    step = max(1, channels_per_chunk(h * w, t, itemsize, sorted_bytes) // n_parts)
+    parts = np.zeros((n_parts, *cand.shape))
+    for i in range(0, int(np.diff(bounds).max()), step):
+        runs = [np.arange(min(bounds[p] + i, bounds[p + 1]), min(bounds[p] + i + step, bounds[p + 1]))
+                for p in range(n_parts)]
+        sw = sorted_channels(feats, t, np.concatenate(runs))
+        chunk_bounds = np.concatenate([[0], np.cumsum([len(r) for r in runs])]).astype(np.int64)
+        _pair_costs(sw, queries, cand, chunk_bounds, parts)
     return parts.sum(axis=0)
 
 
@@ -663,7 +748,8 @@ def _tile_rows(width: int, t: int, tile_rows: int | None) -> int:
 
 
 def sww(feats: torch.Tensor, t: int, sigma: float, windows: torch.Tensor | None = None,
-        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None) -> torch.Tensor:
+        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None,
+        sorted_bytes: int | None = None) -> torch.Tensor:
     """Sample-weighted Wasserstein, Eq. (4), with the numba kernels.
 
     ``S(x, y) = sum_{(x',y') in P_xy} M(x', y'; P_xy) G_sigma(x'-x, y'-y)``, computed as
@@ -682,12 +768,15 @@ def sww(feats: torch.Tensor, t: int, sigma: float, windows: torch.Tensor | None 
         step 5 of the module docstring); replaces ``windows``
     tile_rows : rows of windows per tile (default: as many as fit in ``TILE_BYTES``);
         the result does not depend on it.
+    sorted_bytes : with ``neighbours``, the sorted windows are built for as many channels
+        at a time as fit in this many bytes (default ``SORTED_BYTES``); the result does
+        not depend on it.
 
     Returns
     -------
     (H, W) tensor of the input's dtype, on the CPU.
     """
-    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours)
+    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
     n_ch, h, w = x.shape
     weight = gaussian_kernel2d(t, sigma, dtype=torch.float64).reshape(-1).numpy()
     out = np.empty((h, w))
@@ -700,7 +789,8 @@ def sww(feats: torch.Tensor, t: int, sigma: float, windows: torch.Tensor | None 
 
 
 def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, windows: torch.Tensor | None = None,
-        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None) -> torch.Tensor:
+        neighbours: torch.Tensor | None = None, *, tile_rows: int | None = None,
+        sorted_bytes: int | None = None) -> torch.Tensor:
     """Feature Correspondence Analysis, Eq. (5) with the smoothing G_{sigma_s}, with the numba kernels.
 
     ``S(x, y) = sum_{(x',y') in P_xy} G_{sigma_s}(M(., .; P_x'y'))(x, y) G_{sigma_p}(x'-x, y'-y)``,
@@ -715,13 +805,13 @@ def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, wind
     t : odd window side T >= 3, at most ``min(H, W)``
     sigma_p : sigma of the window weights ``G_{sigma_p}``
     sigma_s : sigma of the 5 x 5 per-window smoothing; None skips it (Eq. (5) exactly)
-    windows, neighbours, tile_rows : as in :func:`sww`
+    windows, neighbours, tile_rows, sorted_bytes : as in :func:`sww`
 
     Returns
     -------
     (H, W) tensor of the input's dtype, on the CPU.
     """
-    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours)
+    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
     n_ch, h, w = x.shape
     p = t // 2
     smooth = smoothing_matrix(t, sigma_s)
@@ -731,6 +821,124 @@ def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, wind
     for y0 in range(0, h, rows):
         err = np.empty((min(rows, h - y0), w, t * t))
         norm = _errors(x, keys, ry, rx, refs, y0, err)
+        _smooth_and_weigh(err, smooth, weight, norm)
+        _fold(err, t, y0, canvas)
+    return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)
+
+
+# --------------------------------------------------------------------------- quantized FCA
+
+
+def quantize(values: torch.Tensor, levels: int) -> torch.Tensor:
+    """Level ``min(floor(levels * v), levels - 1)`` of every [0, 1]-scaled value, as int64.
+
+    The quantization of :func:`fca_utils.core.statistics.qfca`: ``levels`` equal bins
+    on [0, 1], the value 1 falling in the last one. Monotone, so it keeps sorted
+    windows sorted and commutes with the median of Eq. (7).
+    """
+    return torch.floor(values * levels).clamp_(0, levels - 1).long()
+
+
+def quantized_reference_tables(ref_levels: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(at_most, prefix)`` of sorted reference levels ``(K, C, T*T)`` for :func:`_qfca_tile_errors`.
+
+    ``at_most[k, c, l]``: how many ranks of reference ``k`` have a level <= ``l``;
+    ``prefix[k, c, r]``: the sum of the levels of its ranks below ``r``.
+    """
+    k, c, n = ref_levels.shape
+    at_most = np.stack([(ref_levels <= lvl).sum(axis=2) for lvl in range(levels)], axis=2).astype(np.int64)
+    prefix = np.zeros((k, c, n + 1), np.int64)
+    prefix[:, :, 1:] = np.cumsum(ref_levels, axis=2)
+    return at_most, prefix
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _qfca_tile_errors(qp, t, at_most, prefix, y0, err):
+    """Quantized errors ``E_w`` (in units of one level) of window rows ``y0 ..``, summed over channels and references.
+
+    ``qp`` is the reflect-padded level map, channels last: ``(H + T - 1, W + T - 1, C)``.
+    For each window the level histograms of all channels slide along the row (one
+    column out, one in). A level ``l`` with ``n_l`` samples occupies ranks
+    ``[A, A + n_l)`` of the sorted window; the mean of ``|l - ref_level[r]|`` over those
+    ranks is read in O(1) from the reference's ``at_most`` / ``prefix`` tables (the
+    reference levels are sorted, so they are <= ``l`` exactly below rank ``at_most[l]``)
+    into a (C, L) table; every position of the window then sums its channels' entries.
+    """
+    n_ch = qp.shape[2]
+    n_ref, _, levels = at_most.shape
+    rows, w, tt = err.shape
+    for i in prange(rows):
+        y = y0 + i
+        hist = np.zeros((n_ch, levels), np.int64)
+        table = np.zeros((n_ch, levels))
+        for a in range(t):
+            for b in range(t):
+                for c in range(n_ch):
+                    hist[c, qp[y + a, b, c]] += 1
+        for x in range(w):
+            if x > 0:
+                for a in range(t):
+                    for c in range(n_ch):
+                        hist[c, qp[y + a, x - 1, c]] -= 1
+                        hist[c, qp[y + a, x + t - 1, c]] += 1
+            for c in range(n_ch):
+                start = 0
+                for lvl in range(levels):
+                    n = hist[c, lvl]
+                    if n == 0:
+                        continue
+                    lo, hi = start, start + n
+                    start = hi
+                    total = 0
+                    for k in range(n_ref):
+                        s = min(max(at_most[k, c, lvl], lo), hi)
+                        total += (lvl * (2 * s - lo - hi) - 2 * prefix[k, c, s] + prefix[k, c, lo]
+                                  + prefix[k, c, hi])
+                    table[c, lvl] = total / n
+            for a in range(t):
+                for b in range(t):
+                    px = qp[y + a, x + b]
+                    acc = 0.0
+                    for c in range(n_ch):
+                        acc += table[c, px[c]]
+                    err[i, x, a * t + b] = acc
+
+
+def qfca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, levels: int,
+         ref_levels: torch.Tensor, *, tile_rows: int | None = None) -> torch.Tensor:
+    """Quantized FCA with the numba kernels: see :func:`fca_utils.core.statistics.qfca`.
+
+    The histogram of every window replaces the sort of :func:`fca`; the smoothing,
+    weights and accumulation are the same as FCA's (steps 3 and 4 of the module
+    docstring).
+
+    Parameters
+    ----------
+    feats : (C, H, W) CPU tensor, already scaled to [0, 1]
+    t : odd window side T >= 3, at most ``min(H, W)``
+    sigma_p, sigma_s : as in :func:`fca`
+    levels : number of quantization levels L (2 to 256)
+    ref_levels : (K, C, T*T) sorted reference levels (:func:`quantize` of sorted reference windows)
+    tile_rows : as in :func:`fca`
+
+    Returns
+    -------
+    (H, W) tensor of the input's dtype, on the CPU.
+    """
+    n_ch, h, w = feats.shape
+    p = t // 2
+    q = quantize(feats.detach(), levels).to(torch.uint8).numpy()
+    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
+    qp = np.ascontiguousarray(q[:, ry][:, :, rx].transpose(1, 2, 0))  # (H + 2p, W + 2p, C)
+    at_most, prefix = quantized_reference_tables(ref_levels.detach().cpu().numpy().astype(np.int64), levels)
+    smooth = smoothing_matrix(t, sigma_s)
+    weight = gaussian_kernel2d(t, sigma_p, dtype=torch.float64).numpy()
+    canvas = np.zeros((h + 2 * p, w + 2 * p))
+    rows = _tile_rows(w, t, tile_rows)
+    norm = 1.0 / (n_ch * at_most.shape[0] * levels)
+    for y0 in range(0, h, rows):
+        err = np.empty((min(rows, h - y0), w, t * t))
+        _qfca_tile_errors(qp, t, at_most, prefix, y0, err)
         _smooth_and_weigh(err, smooth, weight, norm)
         _fold(err, t, y0, canvas)
     return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)

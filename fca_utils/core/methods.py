@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import baselines, reference, statistics
+from . import baselines, pca, reference, statistics
 
 __all__ = ["Statistic", "STATISTICS", "REFERENCES", "anomaly_map", "make_reference", "Preset", "PRESETS",
            "preset_map"]
@@ -64,6 +64,8 @@ STATISTICS: dict[str, Statistic] = {
         Statistic("histogram", "Histogram", "Eq. (3)", statistics.histogram, {"sigma": "sigma", "bins": "bins"}),
         Statistic("sww", "SWW", "Eq. (4)", statistics.sww, {"sigma": "sigma"}),
         Statistic("fca", "FCA", "Eq. (5)", statistics.fca, {"sigma_p": "sigma_p", "sigma_s": "sigma_s"}),
+        Statistic("qfca", "QFCA", "Eq. (5), quantized (arXiv 2510.15602)", statistics.qfca,
+                  {"sigma_p": "sigma_p", "sigma_s": "sigma_s", "levels": "levels"}),
         Statistic("aota", "Aota et al.", "Aota et al. (WACV 2023)", baselines.aota, {"k": "aota_k"},
                   uses_reference=False),
     )
@@ -75,7 +77,8 @@ REFERENCES = ("median", "mean", "random", "knn")
 
 def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9, reference=None, *,
                 sigma: float = 6.0, sigma_p: float = 3.0, sigma_s: float | None = 1.0, bins: int = 10,
-                aota_k: int = 400) -> torch.Tensor:
+                aota_k: int = 400, levels: int = statistics.QFCA_LEVELS,
+                pca_components: int | None = None) -> torch.Tensor:
     """``S(x, y, F, R)`` of one statistic from :data:`STATISTICS` on a ``(C, h, w)`` feature map.
 
     Parameters
@@ -92,6 +95,10 @@ def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9
         ``conf/sc/fca.yaml``; ``sigma_s=None``: Eq. (5) without smoothing)
     bins : histogram bins (10, Appendix E and ``conf/sc/hist.yaml``)
     aota_k : neighbours of the Aota et al. baseline (capped at the number of pixels)
+    levels : quantization levels of QFCA (:func:`fca_utils.core.statistics.qfca`)
+    pca_components : project the map on this many principal components first
+        (:func:`fca_utils.core.pca.pca`, QFCA's preprocessing, usable with any statistic);
+        None keeps the channels. A ``reference`` given with it must come from the projected map.
 
     Returns
     -------
@@ -105,7 +112,9 @@ def anomaly_map(feats: torch.Tensor, statistic: str = "fca", patch_size: int = 9
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; expected one of {list(STATISTICS)}")
     spec = STATISTICS[statistic]
-    values = dict(sigma=sigma, sigma_p=sigma_p, sigma_s=sigma_s, bins=int(bins),
+    if pca_components is not None:
+        feats = pca.pca(feats, pca_components).features
+    values = dict(sigma=sigma, sigma_p=sigma_p, sigma_s=sigma_s, bins=int(bins), levels=levels,
                   aota_k=min(int(aota_k), feats.shape[-1] * feats.shape[-2]))
     kwargs = {arg: values[source] for arg, source in spec.params.items()}
     if spec.uses_reference:
@@ -172,6 +181,11 @@ class Preset:
         Neighbours of the Aota et al. baseline.
     output_blur : float or None
         Sigma (pixels) of a final blur at ``image_size``, as in Aota et al.
+    levels : int
+        Quantization levels of QFCA (statistic ``"qfca"``; not in the paper, arXiv 2510.15602).
+    pca_components : int or None
+        Principal components the features are projected on before the reference and the
+        statistic (:func:`fca_utils.core.pca.pca`); None (the paper) keeps all channels.
     """
 
     name: str
@@ -189,6 +203,8 @@ class Preset:
     random_k: int = 1
     aota_k: int = 400
     output_blur: float | None = None
+    levels: int = statistics.QFCA_LEVELS
+    pca_components: int | None = None
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
@@ -214,9 +230,11 @@ def preset_map(feats: torch.Tensor, preset: Preset) -> torch.Tensor:
     """
     if preset.statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {preset.statistic!r}; expected one of {list(STATISTICS)}")
+    if preset.pca_components is not None:
+        feats = pca.pca(feats, preset.pca_components).features
     ref = None
     if STATISTICS[preset.statistic].uses_reference:
         ref = make_reference(feats, preset.reference, preset.patch_size, knn_k=preset.knn_k,
                              knn_method=preset.knn_method, random_k=preset.random_k)
     return anomaly_map(feats, preset.statistic, preset.patch_size, ref, sigma=preset.sigma, sigma_p=preset.sigma_p,
-                       sigma_s=preset.sigma_s, bins=preset.bins, aota_k=preset.aota_k)
+                       sigma_s=preset.sigma_s, bins=preset.bins, aota_k=preset.aota_k, levels=preset.levels)

@@ -7,6 +7,7 @@ and :func:`clock` the one clock that waits for queued GPU work.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 __all__ = [
+    "one_torch_thread",
     "SMOOTH_KERNEL",
     "as_feature_map",
     "check_patch_size",
@@ -211,3 +213,19 @@ def clock(device=None) -> Callable[[], float]:
         return time.perf_counter()
 
     return tick
+
+
+@contextmanager
+def one_torch_thread():
+    """Run small LAPACK calls on one torch thread.
+
+    Eigendecompositions of matrices of a few hundred rows are small; splitting each of
+    their many small steps over torch's OpenMP workers costs more than it saves, most of
+    all on a machine busy with other work.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -21,7 +21,6 @@ reference built here matches the features the statistic compares it with.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Union
 
@@ -30,12 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .ops import as_feature_map, check_patch_size, prepare_features
+from .ops import as_feature_map, check_patch_size, one_torch_thread, prepare_features
 from .windows import iter_window_rows, sorted_windows_at
 
 __all__ = [
     "PatchReference",
     "NearestReference",
+    "excluded_mask",
     "SortedReference",
     "Reference",
     "check_reference_patch",
@@ -232,6 +232,21 @@ def _centres(h: int, w: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     return ys.reshape(-1), xs.reshape(-1)
 
 
+def excluded_mask(queries, height: int, width: int, patch_size: int, exclude_overlapping: bool = True) -> torch.Tensor:
+    """``(len(queries), H*W)`` mask of the windows that window ``queries[i]`` may not take as a neighbour.
+
+    The exclusion rule of :func:`knn` and :func:`knn_approx`: windows sharing pixels with
+    the query (centres closer than T in both axes), or with ``exclude_overlapping=False``
+    the query itself. Windows are numbered row-major.
+
+    >>> excluded_mask([0], 3, 3, 3)[0].view(3, 3).int().tolist()
+    [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    """
+    q = torch.as_tensor(queries, dtype=torch.int64)
+    ys, xs = _centres(int(height), int(width), q.device)
+    return _excluded(q, ys, xs, int(patch_size), exclude_overlapping)
+
+
 def knn_method(shape, patch_size: int, method: str = "auto", *, budget: int | None = None) -> str:
     """The search :func:`knn` runs for a ``(C, H, W)`` map: ``"exact"`` or ``"approx"``.
 
@@ -351,22 +366,6 @@ def _bin_edges(n: int, bins: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n, bins + 1)).astype(np.int64))[:-1]
 
 
-@contextmanager
-def _one_thread():
-    """Run small LAPACK calls on one torch thread.
-
-    Eigendecompositions of ~136 x 136 matrices are tiny; splitting each of their many
-    small steps over torch's OpenMP workers costs more than it saves, most of all on a
-    machine busy with other work.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _orthonormal(y: torch.Tensor) -> torch.Tensor:
     """An orthonormal basis of the columns of a tall ``y`` (N, l), from the eigenvectors of its Gram matrix.
 
@@ -374,7 +373,7 @@ def _orthonormal(y: torch.Tensor) -> torch.Tensor:
     below ``1e-10`` of the largest (a rank-deficient ``y``) are dropped.
     """
     gram = (y.T @ y).double()
-    with _one_thread():
+    with one_torch_thread():
         vals, vecs = torch.linalg.eigh(gram)
     keep = vals > vals[-1].clamp(min=1e-300) * 1e-10
     return y @ (vecs[:, keep] / vals[keep].sqrt()).to(y.dtype)
@@ -393,7 +392,7 @@ def _principal_directions(x: torch.Tensor, dims: int, seed: int, power_iteration
     for _ in range(power_iterations):
         y = x @ (x.T @ _orthonormal(y))
     b = _orthonormal(y).T @ x  # (l, D)
-    with _one_thread():
+    with one_torch_thread():
         vals, vecs = torch.linalg.eigh((b @ b.T).double())
     top = torch.flip(vals, [0])[:dims].clamp(min=1e-300).sqrt()
     u = torch.flip(vecs, [1])[:, :dims]
@@ -414,6 +413,7 @@ def knn_approx(
     seed: int = 0,
     max_patches: int = APPROX_MAX_PATCHES,
     timings: dict | None = None,
+    sorted_bytes: int | None = None,
 ) -> NearestReference:
     """Approximate :func:`knn`: the ``k`` nearest windows, found among a shortlist re-ranked exactly.
 
@@ -453,8 +453,10 @@ def knn_approx(
     FCA maps of the embedded benchmark with approximate and exact neighbours are
     identical for 100 of 114 images, AU-PRO differs by about 1e-6.
     ``benchmarks/bench_knn.py`` compares its time with the exact search (2.7e8 window
-    pairs of C T^2 values at 128 x 128, T = 9). Memory: the sorted windows,
-    ``4 N D`` bytes in float32 (2.7 GB at 128 x 128 x 512, T = 9).
+    pairs of C T^2 values at 128 x 128, T = 9). Memory: the sorted windows would take
+    ``4 N D`` bytes in float32 (2.7 GB at 128 x 128 x 512, T = 9); they are built a chunk
+    of channels at a time within ``sorted_bytes``, and what stays is the run sums of step 2,
+    ``4 N C (bins + 3)`` bytes (0.4 GB there).
 
     Parameters
     ----------
@@ -469,6 +471,10 @@ def knn_approx(
     max_patches : refuse maps with more windows than this (step 3 is quadratic)
     timings : if a dict, seconds of each step are stored in it (``sort``, ``embed``,
         ``pool``, ``shortlist``, ``rerank``)
+    sorted_bytes : sorted windows held at once (default
+        :data:`fca_utils.core.kernels.SORTED_BYTES`); when all channels do not fit, steps 1-2
+        and 5 build them a chunk of channels at a time (step 5 sorts again). The result
+        does not depend on it.
 
     Returns
     -------
@@ -514,15 +520,33 @@ def knn_approx(
         timings[step] = now - clock
         clock = now
 
-    # 1. sorted windows (C, N, T^2), as float32 or float64
-    sw = kernels.sorted_windows(feats.detach().cpu(), t, scale=scale)
-    lap("sort")
-    c, _, m = sw.shape
-    # 2. run sums per channel (lower bound), and the L2 embedding
-    runs = kernels.run_sums(sw, _bin_edges(m, min(int(bins), m)))  # (C, N, bins)
+    # 1-2. sorted windows (C, N, T^2), a chunk of channels at a time; from each chunk the run
+    # sums per channel (lower bound) and the coarse runs of the L2 embedding
+    scaled, _ = prepare_features(feats.detach().cpu(), t, scale)
+    c = scaled.shape[0]
+    m = t * t
+    itemsize = 8 if scaled.dtype == torch.float64 else 4
+    step = kernels.channels_per_chunk(n, t, itemsize, sorted_bytes)
+    starts = _bin_edges(m, min(int(bins), m))
     groups = _bin_edges(m, min(m, max(3, _EMBED_INPUT // c)))
     sizes = np.diff(np.append(groups, m))
-    coarse = kernels.run_sums(sw, groups) / np.sqrt(sizes).astype(sw.dtype)
+    # the run sums go straight into the layout of step 4: channels side by side, ~64 values
+    # per window and slab (longer loops than `bins` values); zero channels add nothing
+    group = max(1, min(c, 64 // starts.size))
+    slabs = -(-c // group)
+    grouped = coarse = sw = None
+    for c0 in range(0, c, step):
+        chans = np.arange(c0, min(c, c0 + step))
+        part = kernels.sorted_channels(scaled, t, chans)
+        if grouped is None:
+            grouped = np.zeros((slabs, n, group, starts.size), part.dtype)
+            coarse = np.empty((c, n, groups.size), part.dtype)
+        grouped[chans // group, :, chans % group, :] = kernels.run_sums(part, starts)
+        coarse[chans] = kernels.run_sums(part, groups)
+        sw = part if step >= c else None  # kept for step 5 only when all channels fit at once
+        del part
+    lap("sort")
+    coarse /= np.sqrt(sizes).astype(coarse.dtype)
     x = torch.from_numpy(coarse).float().permute(1, 0, 2).reshape(n, -1)
     del coarse
     x = x - x.mean(dim=0)
@@ -543,20 +567,17 @@ def knn_approx(
     lap("pool")
     # 4. shortlist by the lower bound
     if shortlist < pool:
-        # channels side by side, ~64 values per window and slab: longer loops than `bins` values
-        group = max(1, min(c, 64 // runs.shape[2]))
-        slabs = -(-c // group)
-        grouped = np.zeros((slabs * group, n, runs.shape[2]), runs.dtype)  # zero channels add nothing
-        grouped[:c] = runs
-        grouped = grouped.reshape(slabs, group, n, -1).transpose(0, 2, 1, 3).reshape(slabs, n, -1)
-        bound = torch.from_numpy(kernels.pair_costs(np.ascontiguousarray(grouped), queries, cand.numpy()))
-        del grouped
+        bound = torch.from_numpy(kernels.pair_costs(grouped.reshape(slabs, n, -1), queries, cand.numpy()))
         keep = torch.topk(bound, shortlist, dim=1, largest=False, sorted=False).indices
         cand = torch.gather(cand, 1, keep)
-    del runs
+    del grouped
     lap("shortlist")
     # 5. exact re-ranking
-    cost = torch.from_numpy(kernels.pair_costs(sw, queries, cand.numpy())) / (c * m)
+    if sw is not None:
+        pairs = kernels.pair_costs(sw, queries, cand.numpy())
+    else:
+        pairs = kernels.pair_costs_chunked(scaled, t, queries, cand.numpy(), sorted_bytes=sorted_bytes)
+    cost = torch.from_numpy(pairs) / (c * m)
     dist, order = torch.topk(cost, k, dim=1, largest=False)
     idx = torch.gather(cand, 1, order)
     lap("rerank")

@@ -1,6 +1,7 @@
 """Patch statistics comparison S of Eq. (1) (paper, section 3.2).
 
-Four ways to compare the local statistics around every feature pixel with a reference:
+Four ways to compare the local statistics around every feature pixel with a reference, and a
+quantized variant of the fourth:
 
 ========== ======== ===============================================================
 function   equation idea
@@ -12,6 +13,9 @@ sww        Eq. (4)  sorted window vs. sorted reference; errors Gaussian-weighted
 fca        Eq. (5)  the same errors sent back to the pixel each sample came from,
                     smoothed (sigma_s), weighted (sigma_p) and accumulated over all
                     windows containing the pixel
+qfca       Eq. (5)  FCA on values quantized to L levels, ties sharing their error, so
+                    a window needs its histogram, not a sort (not in the paper:
+                    after arXiv 2510.15602)
 ========== ======== ===============================================================
 
 All functions take ``feats`` of shape ``(C, H, W)`` (a leading batch of 1 is
@@ -48,6 +52,7 @@ from .ops import (
     prepare_features,
 )
 from .reference import (
+    NearestReference,
     PatchReference,
     Reference,
     SortedReference,
@@ -56,7 +61,7 @@ from .reference import (
 )
 from .windows import iter_window_rows
 
-__all__ = ["moments", "histogram", "sww", "fca", "Reference"]
+__all__ = ["moments", "histogram", "sww", "fca", "qfca", "QFCA_LEVELS", "Reference"]
 
 
 
@@ -297,17 +302,127 @@ def fca(
     if numba:
         return kernels.fca(feats, t, sigma_p, sigma_s, *kernel_reference(feats, t, reference), tile_rows=tile_rows)
     refs = SortedReference(feats, t, reference)
+
+    def window_errors(y0, win):
+        values, order = torch.sort(win, dim=-1, stable=True)
+        diff = refs.mean_abs_diff(values, y0)  # by rank
+        return torch.empty_like(diff).scatter_(-1, order, diff).mean(dim=2)  # (r, W, T*T) by position
+
+    return _accumulate_windows(feats, t, sigma_p, sigma_s, window_errors)
+
+
+def _accumulate_windows(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, window_errors):
+    """Eq. (5)'s outer sum: smooth each window's error map ``window_errors(y0, win)`` (r, W, T*T)
+    with ``G_{sigma_s}``, weight it by ``G_{sigma_p}`` and add it into the pixels it covers."""
     _, h, w = feats.shape
     p = t // 2
     weights = gaussian_kernel2d(t, sigma_p, dtype=feats.dtype, device=feats.device).reshape(-1)
     canvas = torch.zeros((h + 2 * p, w + 2 * p), dtype=feats.dtype, device=feats.device)
     for y0, win in iter_window_rows(feats, t):
         r = win.shape[0]
-        values, order = torch.sort(win, dim=-1, stable=True)
-        diff = refs.mean_abs_diff(values, y0)  # by rank
-        errors = torch.empty_like(diff).scatter_(-1, order, diff).mean(dim=2)  # (r, W, T*T) by position
+        errors = window_errors(y0, win).to(feats.dtype)
         if sigma_s is not None:
             errors = gaussian_blur(errors.view(r, w, t, t), SMOOTH_KERNEL, sigma_s).view(r, w, t * t)
         contrib = (errors * weights).permute(2, 0, 1).reshape(1, t * t, r * w)
         canvas[y0 : y0 + r + t - 1] += F.fold(contrib, (r + t - 1, w + t - 1), kernel_size=t)[0, 0]
     return canvas[p : p + h, p : p + w].contiguous()
+
+
+#: Default number of quantization levels of :func:`qfca`.
+QFCA_LEVELS = 16
+
+
+def qfca(
+    feats,
+    patch_size: int = 9,
+    sigma_p: float = 3.0,
+    sigma_s: float | None = 1.0,
+    levels: int = QFCA_LEVELS,
+    reference: Reference = None,
+    *,
+    scale: bool = True,
+    backend: str = "auto",
+    tile_rows: int | None = None,
+) -> torch.Tensor:
+    """Quantized FCA: Eq. (5) on features quantized to ``levels`` values, compared by histograms.
+
+    After Ardelean, Rueckbeil and Weyrich, "Quantized FCA: Efficient Zero-Shot Texture
+    Anomaly Detection" (arXiv 2510.15602), which compares histograms of quantized feature
+    values instead of sorted windows. Only that paper's abstract was reachable when this
+    was written, so the following definition is ours, stated so that it can be tested
+    against a literal loop (``tests/literal.py``, ``qfca``):
+
+    1. every [0, 1]-scaled channel value ``v`` becomes the level ``q = min(floor(L v), L - 1)``
+       (:func:`fca_utils.core.kernels.quantize`), and so does every rank of the sorted
+       reference (the median of Eq. (7) by default; quantizing commutes with it);
+    2. in a window, the samples of level ``l`` take the ranks ``[N_{l-1}, N_l)`` of the
+       sorted window (``N`` the cumulative histogram); each of them gets the *mean* of
+       ``|l - ref_level[r]| / L`` over those ranks. This is FCA's rank-wise error on the
+       quantized values with ties sharing their error equally, so the result does not
+       depend on how ties are ordered, and it needs only the window's histogram of L
+       counts, which slides along a row of windows by one column out and one in, instead
+       of a sort of T^2 values per channel;
+    3. the per-pixel errors are averaged over channels (and references), smoothed by
+       ``G_{sigma_s}``, weighted by ``G_{sigma_p}`` and accumulated as in :func:`fca`.
+
+    With L large enough that no two values of a window share a level, this is FCA on
+    values rounded down to multiples of 1/L. The paper's PCA preprocessing is separate:
+    :func:`fca_utils.core.pca.pca` (``pca_components`` of
+    :func:`fca_utils.core.methods.anomaly_map`).
+
+    Parameters
+    ----------
+    feats, patch_size, sigma_p, sigma_s, scale, tile_rows : as in :func:`fca`
+    levels : number of quantization levels L, 2 to 256 (default 16, our choice)
+    reference : None (median, Eq. 7), sorted (C, T*T) / (K, C, T*T) tensor or
+        PatchReference; per-window k-NN references are not supported
+    backend : "auto" (numba for CPU tensors, PyTorch otherwise), "numba" or "torch"
+
+    Returns
+    -------
+    (H, W) tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = torch.rand(8, 32, 32); f[:, 10:13, 10:13] += 2
+    >>> s = qfca(f, patch_size=9, levels=8)
+    >>> bool(s[11, 11] > s[25, 25])
+    True
+    """
+    check_sigma("sigma_p", sigma_p)
+    if sigma_s is not None:
+        check_sigma("sigma_s", sigma_s)
+    if isinstance(levels, bool) or int(levels) != levels or not 2 <= levels <= 256:
+        raise ValueError(f"levels must be an integer from 2 to 256, got {levels!r}")
+    levels = int(levels)
+    if isinstance(reference, NearestReference):
+        raise TypeError("qfca does not support per-window k-NN references (NearestReference); use the "
+                        "median (None), a sorted (C, T*T) / (K, C, T*T) tensor or a PatchReference")
+    numba = kernels.use_numba(backend, feats)
+    feats, t = prepare_features(feats, patch_size, scale)
+    if sigma_s is not None and t < 3:
+        raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    if numba and reference is None:
+        x = kernels.kernel_input(feats)
+        ref = torch.from_numpy(kernels.median_reference(x, kernels.order_keys(x), t))[None]
+    else:
+        ref = SortedReference(feats, t, reference).windows
+    ref_levels = kernels.quantize(ref, levels)  # (K, C, T*T), sorted
+    if numba:
+        return kernels.qfca(feats, t, sigma_p, sigma_s, levels, ref_levels, tile_rows=tile_rows)
+    q = kernels.quantize(feats, levels).to(feats.dtype)
+
+    def window_errors(y0, win):
+        lv = win.long()  # (r, W, C, T*T) levels by position
+        ranked = torch.sort(lv, dim=-1).values  # levels by rank
+        diff = torch.zeros(ranked.shape, dtype=torch.float64, device=feats.device)
+        for ref_k in ref_levels:
+            diff += (ranked - ref_k).abs()
+        sums = torch.zeros((*lv.shape[:-1], levels), dtype=torch.float64, device=feats.device)
+        sums.scatter_add_(-1, ranked, diff)
+        counts = torch.zeros_like(sums).scatter_add_(-1, ranked, torch.ones_like(diff))
+        per_level = sums / counts.clamp(min=1) / (ref_levels.shape[0] * levels)
+        return per_level.gather(-1, lv).mean(dim=2)
+
+    return _accumulate_windows(q, t, sigma_p, sigma_s, window_errors).to(feats.dtype)
