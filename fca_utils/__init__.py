@@ -15,19 +15,24 @@ Layers (each a subpackage; imports point down this list only):
 - :mod:`fca_utils.paper`: the paper's experiments, as the notebooks call them;
 - :mod:`fca_utils.cli`: ``fca-localize`` and ``python -m fca_utils.reproduce``.
 
-The public API is re-exported here: ``localize``, ``statistics``, ``reference``,
+The public API is re-exported here: ``localize``, ``localize_many``, ``statistics``, ``reference``,
 ``features``, ``metrics``, ``baselines``, ``datasets``.
 """
 from . import datasets, features
 from .core import baselines, ops, reference, statistics
 from .core.methods import PRESETS, Preset
 from .evaluation import metrics
-from .pipeline import LocalizationResult, localize
+from .core.images import ImageReadError
+from .pipeline import ImageOutcome, LocalizationResult, find_images, localize, localize_many
 
 __version__ = "0.1.0"
 
 __all__ = [
     "localize",
+    "localize_many",
+    "find_images",
+    "ImageOutcome",
+    "ImageReadError",
     "LocalizationResult",
     "Preset",
     "PRESETS",

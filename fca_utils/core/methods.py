@@ -172,6 +172,13 @@ class Preset:
         Neighbours of the Aota et al. baseline.
     output_blur : float or None
         Sigma (pixels) of a final blur at ``image_size``, as in Aota et al.
+    pad : int
+        Pixels of reflection padding added to each side of the image before the feature
+        extractor, whose features are then cropped back to the image (rounded down to a
+        multiple of the extractor's stride, and below the image's smaller side). 0 (every
+        ``paper*`` preset): none, as the authors run the backbone, whose convolutions
+        zero-pad the image and so see a dark frame around it. Preset ``own`` sets it,
+        so that the border of one's own image is not scored as a defect.
     """
 
     name: str
@@ -189,6 +196,7 @@ class Preset:
     random_k: int = 1
     aota_k: int = 400
     output_blur: float | None = None
+    pad: int = 0
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
@@ -199,6 +207,7 @@ PRESETS: dict[str, Preset] = {
     "paper320": Preset("paper320", 320, 3),
     "paper320_knn": Preset("paper320_knn", 320, 3, reference="knn"),
     "aota": Preset("aota", 320, 3, statistic="aota", reference="knn", output_blur=4.0),
+    "own": Preset("own", None, 9, pad=64),
 }
 
 
