@@ -112,7 +112,7 @@ def localize(
     if preset.image_size is not None:
         img = resize(img, preset.image_size, antialias=preset.antialias).clamp(0, 1)
 
-    extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights=weights)
+    extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights_file=weights)
     _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = tick()
     feats = _features(extractor, img, preset.pad)
@@ -135,21 +135,28 @@ def localize(
         "params": preset.params(),
         "device": str(device),
         "feature_shape": tuple(feats.shape),
+        "pad": _reflect_pad(preset.pad, extractor, img.shape[-2:]),
         "seconds": seconds,
     }
     return LocalizationResult(scores_np, float(scores_np.max()), fmap.float().cpu().numpy(), meta)
 
 
-def _reflect_pad(pad: int, stride: int, size) -> int:
-    """The padding actually applied: ``pad`` rounded down to a multiple of ``stride`` and
-    below the smaller image side (reflection cannot reach further than the image)."""
-    return max(0, min(int(pad), min(size) - 1) // stride * stride)
+def _reflect_pad(pad, extractor, size) -> int:
+    """The padding actually applied for ``Preset.pad``: ``"auto"`` is half the extractor's
+    receptive field (so that no output cell of the image sees the network's zero padding),
+    a number is taken as given; either is rounded up to a multiple of the stride, then
+    down to stay below the smaller image side (reflection cannot reach further)."""
+    stride = extractor.stride
+    if pad == "auto":
+        pad = (getattr(extractor, "receptive_field", None) or 1) // 2
+    pad = -(-int(pad) // stride) * stride
+    return max(0, min(pad, (min(size) - 1) // stride * stride))
 
 
 def _features(extractor, img: torch.Tensor, pad: int) -> torch.Tensor:
-    """``(C, h, w)`` features of ``img``; with ``pad``, of the image reflect-padded by that many
-    pixels (multiple of the stride), cropped back to the ``h x w`` cells of the image itself."""
-    pad = _reflect_pad(pad, extractor.stride, img.shape[-2:])
+    """``(C, h, w)`` features of ``img``; with ``pad``, of the image reflect-padded by
+    :func:`_reflect_pad` pixels, cropped back to the ``h x w`` cells of the image itself."""
+    pad = _reflect_pad(pad, extractor, img.shape[-2:])
     if not pad:
         return extractor(img)[0]
     h, w = extractor.output_size(*img.shape[-2:])
@@ -266,7 +273,7 @@ def localize_many(
         images = list(images)
     from tqdm.auto import tqdm
 
-    extractor, info = features.resolve_backbone(backbone, device=device, weights=overrides.pop("weights", None))
+    extractor, info = features.resolve_backbone(backbone, device=device, weights_file=overrides.pop("weights", None))
     with tqdm(total=len(images), disable=not progress, unit="image", desc="fca-localize") as bar:
         for index, image in enumerate(images):
             path = Path(image) if isinstance(image, (str, os.PathLike)) else None

@@ -188,3 +188,11 @@ def test_missing_weights_message_names_the_option(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty weights folder
     with pytest.raises(MissingWeightsError, match="--weights PATH"):
         load_state_dict("wide_resnet50_2", download=False)
+
+
+def test_auto_backbone_offline_falls_back_and_says_so(monkeypatch):
+    monkeypatch.setenv("FCA_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", "/nonexistent-torch-home")  # no WideResNet-50-2 weights
+    (outcome,) = localize_many([texture()[0]], progress=False)
+    assert outcome.result.meta["backbone"] == "efficientnet_lite0"
+    assert "offline fallback" in outcome.result.meta["backbone_info"]

@@ -207,7 +207,7 @@ def _many(args) -> int:
     relative = {p: p.resolve().relative_to(common) for p in paths}
     stem_of = {p: out_dir / r.parent / f"{r.stem}_fca" for p, r in relative.items()}
 
-    extractor, info = features.resolve_backbone(args.backbone, device=args.device, weights=args.weights)
+    extractor, info = features.resolve_backbone(args.backbone, device=args.device, weights_file=args.weights)
     preset_name = args.preset if args.patch_size is None else f"{args.preset}+T{args.patch_size}"
     csv_path = out_dir / "scores.csv"
     rows = _read_rows(csv_path)

@@ -57,6 +57,7 @@ class VGG19FirstConvs(Extractor):
     """
 
     name = "vgg19"
+    receptive_field = 5
     stride = 1
     channels = 128
     min_size = 3
@@ -101,6 +102,7 @@ class WideResNet50Layer2(Extractor):
     """
 
     name = "wide_resnet50_2"
+    receptive_field = 91
     stride = 8
     channels = 512
     min_size = 32
@@ -136,6 +138,7 @@ class RandomWideResNet50Layer2(Extractor):
     """
 
     name = "random_wrn50"
+    receptive_field = 91
     stride = 8
     channels = 512
     min_size = 32
@@ -196,6 +199,7 @@ class EfficientNetLite0(Extractor):
     """
 
     name = "efficientnet_lite0"
+    receptive_field = 355
     stride = 8
     channels = 152
     min_size = 32

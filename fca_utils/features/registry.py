@@ -114,7 +114,7 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
     return _CACHE[cache_key]
 
 
-def resolve_backbone(backbone="auto", device=None, weights=None) -> tuple[Extractor, str]:
+def resolve_backbone(backbone="auto", device=None, weights_file=None) -> tuple[Extractor, str]:
     """Pick the neural backbone and say which one was used and why.
 
     Parameters
@@ -128,7 +128,7 @@ def resolve_backbone(backbone="auto", device=None, weights=None) -> tuple[Extrac
         not retried in the same process), otherwise the offline ``'efficientnet_lite0'``.
         Any other extractor name is used as given; an :class:`Extractor` is passed through.
     device : None, str or torch.device
-    weights : None or path
+    weights_file : None or path
         WideResNet-50-2's ImageNet weights file from anywhere (checked by its SHA-256,
         :func:`~fca_utils.features.weights.check_weights_file`); with ``'auto'`` it makes
         the choice WideResNet-50-2. Refused with any other backbone.
@@ -139,13 +139,13 @@ def resolve_backbone(backbone="auto", device=None, weights=None) -> tuple[Extrac
     info : str
         Human-readable: the extractor used and the reason.
     """
-    if weights is not None:
+    if weights_file is not None:
         if isinstance(backbone, Extractor) or canonical_name(backbone) not in ("auto", "wide_resnet50_2"):
             name = backbone.name if isinstance(backbone, Extractor) else backbone
             raise ValueError(f"a weights file is for the wide_resnet50_2 backbone, not {name!r}; "
                              f"use backbone='auto' or 'wide_resnet50_2' with it")
-        extractor = get_extractor("wide_resnet50_2", device, weights_file=str(weights))
-        return extractor, f"wide_resnet50_2: the paper's backbone (section 3.4), ImageNet weights from {weights}"
+        extractor = get_extractor("wide_resnet50_2", device, weights_file=str(weights_file))
+        return extractor, f"wide_resnet50_2: the paper's backbone (section 3.4), ImageNet weights from {weights_file}"
     if isinstance(backbone, Extractor):
         return backbone, f"{backbone.name}: extractor passed by the caller ({backbone.description})"
     if canonical_name(backbone) != "auto":
