@@ -153,16 +153,72 @@ def _reflect_pad(pad, extractor, size) -> int:
     return max(0, min(pad, (min(size) - 1) // stride * stride))
 
 
-def _features(extractor, img: torch.Tensor, pad: int) -> torch.Tensor:
+#: Images with more pixels than this go through the backbone in tiles (:func:`tiled_features`).
+TILE_PIXELS = 2048 * 2048
+#: Side of a tile's core in pixels (its margins come on top).
+TILE_SIDE = 512
+
+
+def _features(extractor, img: torch.Tensor, pad) -> torch.Tensor:
     """``(C, h, w)`` features of ``img``; with ``pad``, of the image reflect-padded by
-    :func:`_reflect_pad` pixels, cropped back to the ``h x w`` cells of the image itself."""
-    pad = _reflect_pad(pad, extractor, img.shape[-2:])
+    :func:`_reflect_pad` pixels, cropped back to the ``h x w`` cells of the image itself.
+    Images above :data:`TILE_PIXELS` are computed in tiles (:func:`tiled_features`)."""
+    size = img.shape[-2:]
+    pad = _reflect_pad(pad, extractor, size)
+    if pad:
+        img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+    if img.shape[-2] * img.shape[-1] > TILE_PIXELS:
+        feats = tiled_features(extractor, img)
+    else:
+        feats = extractor(img)[0]
     if not pad:
-        return extractor(img)[0]
-    h, w = extractor.output_size(*img.shape[-2:])
+        return feats
+    h, w = extractor.output_size(*size)
     cells = pad // extractor.stride
-    padded = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
-    return extractor(padded)[0, :, cells : cells + h, cells : cells + w]
+    return feats[:, cells : cells + h, cells : cells + w]
+
+
+def _tile_end(start: int, end: int, size: int, align: int) -> int:
+    """``end`` moved on (within ``size``) until ``end - start`` equals ``size - start`` modulo ``align``."""
+    end = min(end, size)
+    return end + (size - end) % align
+
+
+def tiled_features(extractor, img: torch.Tensor, tile: int = TILE_SIDE) -> torch.Tensor:
+    """The ``(C, h, w)`` features of a ``(1, 3, H, W)`` image computed on overlapping tiles.
+
+    Each tile is a ``tile x tile`` core (its last one shorter) plus, on every side that is
+    inside the image, a margin of half the extractor's receptive field rounded up to 32
+    pixels; only the core's feature cells are kept. Cores start at multiples of 32 pixels,
+    a multiple of every stride of the backbones here, so each tile's cells sit on the
+    whole image's grid, and every tile is as long as the image modulo 32, so that
+    "same" padding (EfficientNet's, which pads by one on the left only at odd sizes)
+    pads each stage of a tile as it pads the whole image's; a kept cell's receptive field lies in its tile, and where the
+    tile ends at the image's edge the backbone zero-pads as it does for the whole image.
+    The features are the untiled ones up to float rounding, and the peak memory is that
+    of one tile's activations plus the ``(C, h, w)`` result. Written here because the
+    backbones have no tiled mode.
+    """
+    align = 32
+    if extractor.receptive_field is None or extractor.stride > align or tile % align:
+        return extractor(img)[0]  # no finite receptive field (FFT features): run whole
+    margin = -(-(extractor.receptive_field // 2) // align) * align
+    height, width = img.shape[-2:]
+    h, w = extractor.output_size(height, width)
+    out = None
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            top, left = max(0, y0 - margin), max(0, x0 - margin)
+            bottom, right = _tile_end(top, y1 + margin, height, align), _tile_end(left, x1 + margin, width, align)
+            part = extractor(img[..., top:bottom, left:right])[0]
+            s = extractor.stride
+            cy, cx = (y0 - top) // s, (x0 - left) // s
+            ny, nx = -(-y1 // s) - y0 // s, -(-x1 // s) - x0 // s
+            if out is None:
+                out = part.new_empty((part.shape[0], h, w))
+            out[:, y0 // s : y0 // s + ny, x0 // s : x0 // s + nx] = part[:, cy : cy + ny, cx : cx + nx]
+    return out
 
 
 def _check_feature_size(extractor, preset: Preset, size) -> None:

@@ -196,3 +196,46 @@ def test_auto_backbone_offline_falls_back_and_says_so(monkeypatch):
     (outcome,) = localize_many([texture()[0]], progress=False)
     assert outcome.result.meta["backbone"] == "efficientnet_lite0"
     assert "offline fallback" in outcome.result.meta["backbone_info"]
+
+
+@pytest.mark.parametrize("name", ["random_wrn50", "efficientnet_lite0", "colors"])
+def test_tiled_features_equal_the_whole_image(name):
+    import torch
+
+    from fca_utils import features
+    from fca_utils.pipeline import tiled_features
+
+    extractor = features.get_extractor(name)
+    img = torch.rand(1, 3, 296, 232, generator=torch.Generator().manual_seed(0))
+    whole = extractor(img)[0]
+    tiled = tiled_features(extractor, img, tile=64)  # 5 x 4 tiles, margins cut at the image's edges
+    assert tiled.shape == whole.shape
+    torch.testing.assert_close(tiled, whole, rtol=1e-4, atol=1e-4 * float(whole.abs().max()))
+
+
+def border_ratio(scores, band=0.1):
+    b = int(round(band * min(scores.shape)))
+    inside = scores[b:-b, b:-b].max()
+    ring = scores.copy()
+    ring[b:-b, b:-b] = -np.inf
+    return float(ring.max()) / float(inside) if inside > 0 else (0.0 if ring.max() == 0 else np.inf)
+
+
+def test_border_does_not_light_up_on_a_constant_image():
+    gray = np.full((300, 300), 128, np.uint8)
+    paper = localize(gray, preset="paper", backbone="efficientnet_lite0")
+    assert border_ratio(paper.scores) > 1.2  # the authors' zero-padded backbone: a band along the border
+    own = localize(gray, backbone="efficientnet_lite0")  # default preset: own
+    assert own.meta["preset"] == "own" and own.meta["pad"] == 184  # half of the 355 px receptive field
+    assert border_ratio(own.scores) <= 1.2 and own.image_score < paper.image_score
+
+
+def test_border_does_not_light_up_on_a_defect_free_image():
+    from fca_utils.datasets import open_dataset
+
+    dataset = open_dataset("embedded")
+    image = dataset.load(dataset.entries("wood", "good")[0]).image
+    paper = localize(image, preset="paper", backbone="efficientnet_lite0")
+    own = localize(image, backbone="efficientnet_lite0")
+    assert border_ratio(paper.scores) > 1.2
+    assert border_ratio(own.scores) <= 1.2
