@@ -1,7 +1,8 @@
 """A 4096 x 4096 photo with preset ``paper`` on the CPU: time and peak memory of ``localize``.
 
-    python benchmarks/large_image.py               # about 5 minutes on 2 cores
+    python benchmarks/large_image.py               # about 15 minutes on 2 cores
     python benchmarks/large_image.py --size 2048   # a smaller image
+    python benchmarks/large_image.py --backbones random_wrn50
 
 Each measurement runs in a fresh child process; its peak memory is the process's
 ``ru_maxrss`` (``resource.getrusage``, the most resident memory the process ever held,
@@ -54,6 +55,7 @@ def _child(backbone: str, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--backbones", nargs="+", default=["auto", "random_wrn50"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -61,7 +63,7 @@ def main() -> None:
         print(json.dumps(_child(*rest)))
         return
     print("\n".join(machine()))
-    for backbone in ("auto", "random_wrn50"):
+    for backbone in args.backbones:
         r = run_child(__file__, "localize", backbone, args.size)
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items() if k != "total")
         print(f"localize {args.size}x{args.size}, preset 'paper', backbone {backbone} -> {r['backbone']}, "

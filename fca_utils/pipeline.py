@@ -156,7 +156,7 @@ def _reflect_pad(pad, extractor, size) -> int:
 #: Images with more pixels than this go through the backbone in tiles (:func:`tiled_features`).
 TILE_PIXELS = 2048 * 2048
 #: Side of a tile's core in pixels (its margins come on top).
-TILE_SIDE = 512
+TILE_SIDE = 1024
 
 
 def _features(extractor, img: torch.Tensor, pad) -> torch.Tensor:

@@ -239,3 +239,11 @@ def test_border_does_not_light_up_on_a_defect_free_image():
     own = localize(image, backbone="efficientnet_lite0")
     assert border_ratio(paper.scores) > 1.2
     assert border_ratio(own.scores) <= 1.2
+
+
+def test_masks_without_any_defect_are_refused(tmp_path, capsys):
+    make_folder(tmp_path / "in", corrupt=False)
+    (tmp_path / "gt").mkdir()
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(tmp_path / "gt" / "a_mask.png")
+    assert run([tmp_path / "in", "--masks", tmp_path / "gt"], tmp_path / "out") == 2
+    assert "every image is defect-free" in capsys.readouterr().err
