@@ -100,7 +100,8 @@ def main() -> None:
                 means[(preset, key)].append(value)
                 cells.append(f"{value:10.4f}")
         print(f"  {cls:8s} " + " ".join(cells), flush=True)
-    print(f"  {'mean':8s} " + " ".join(f"{np.mean(means[(p, k)]):10.4f}" for p in PRESETS for k in ("protocol", "none")))
+    cells = [f"{np.mean(means[(p, k)]):10.4f}" for p in PRESETS for k in ("protocol", "none")]
+    print(f"  {'mean':8s} " + " ".join(cells))
 
 
 if __name__ == "__main__":

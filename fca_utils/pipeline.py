@@ -193,8 +193,9 @@ def tiled_features(extractor, img: torch.Tensor, tile: int = TILE_SIDE) -> torch
     a multiple of every stride of the backbones here, so each tile's cells sit on the
     whole image's grid, and every tile is as long as the image modulo 32, so that
     "same" padding (EfficientNet's, which pads by one on the left only at odd sizes)
-    pads each stage of a tile as it pads the whole image's; a kept cell's receptive field lies in its tile, and where the
-    tile ends at the image's edge the backbone zero-pads as it does for the whole image.
+    pads each stage of a tile as it pads the whole image's. A kept cell's receptive field
+    lies in its tile, and where the tile ends at the image's edge the backbone zero-pads
+    as it does for the whole image.
     The features are the untiled ones up to float rounding, and the peak memory is that
     of one tile's activations plus the ``(C, h, w)`` result. Written here because the
     backbones have no tiled mode.
