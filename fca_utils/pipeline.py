@@ -322,12 +322,12 @@ def localize_many(
     """
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
-    if isinstance(images, (str, os.PathLike)) or (
-            isinstance(images, Iterable) and not isinstance(images, (np.ndarray, torch.Tensor))
-            and all(isinstance(i, (str, os.PathLike)) for i in images)):
+    if isinstance(images, (str, os.PathLike)) or not isinstance(images, Iterable) or isinstance(
+            images, (np.ndarray, torch.Tensor)):
+        images = [images]
+    images = list(images)
+    if all(isinstance(i, (str, os.PathLike)) for i in images):
         images = find_images(images)
-    else:
-        images = list(images)
     from tqdm.auto import tqdm
 
     extractor, info = features.resolve_backbone(backbone, device=device, weights_file=overrides.pop("weights", None))
