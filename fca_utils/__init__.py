@@ -10,6 +10,7 @@ Layers (each a subpackage; imports point down this list only):
   numba kernels, the baseline of Aota et al., presets;
 - :mod:`fca_utils.features`: F, hand-crafted and neural feature extractors;
 - :mod:`fca_utils.pipeline`: :func:`localize`, F then S against R on one image;
+  :func:`localize_many`, on files, folders and globs (what ``fca-localize`` runs);
 - :mod:`fca_utils.datasets`: datasets in MVTec AD layout, the embedded benchmark;
 - :mod:`fca_utils.evaluation`: metrics, dataset runs with cached maps, tables, pictures;
 - :mod:`fca_utils.paper`: the paper's experiments, as the notebooks call them;

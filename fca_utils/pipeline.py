@@ -5,7 +5,9 @@
 >>> r.scores.shape, r.image_score, r.meta["backbone"]      # doctest: +SKIP
 
 The presets are those of :mod:`fca_utils.core.methods` (:data:`PRESETS`); the feature
-extractor comes from :mod:`fca_utils.features`.
+extractor comes from :mod:`fca_utils.features`. :func:`localize_many` runs
+:func:`localize` on files, folders and glob patterns with a progress bar, as
+``fca-localize`` does.
 """
 from __future__ import annotations
 
