@@ -5,21 +5,30 @@
 >>> r.scores.shape, r.image_score, r.meta["backbone"]      # doctest: +SKIP
 
 The presets are those of :mod:`fca_utils.core.methods` (:data:`PRESETS`); the feature
-extractor comes from :mod:`fca_utils.features`.
+extractor comes from :mod:`fca_utils.features`. :func:`localize_many` runs
+:func:`localize` on files, folders and glob patterns with a progress bar, as
+``fca-localize`` does.
 """
 from __future__ import annotations
 
+import glob
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import features
-from .core.images import to_image_tensor
+from .core.images import ImageReadError, load_image, to_image_tensor
 from .core.methods import PRESETS, Preset, preset_map
 from .core.ops import clock, gaussian_blur, resize
 
-__all__ = ["LocalizationResult", "localize"]
+__all__ = ["LocalizationResult", "localize", "ImageOutcome", "IMAGE_SUFFIXES", "find_images", "localize_many"]
+
+#: File name endings that :func:`find_images` takes for images when it walks a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 @dataclass
@@ -53,7 +62,7 @@ def _resolve_preset(preset, overrides: dict) -> Preset:
 
 def localize(
     image,
-    preset="paper",
+    preset="own",
     backbone: str = "auto",
     device=None,
     *,
@@ -64,6 +73,7 @@ def localize(
     reference: str | None = None,
     image_size: int | None = None,
     antialias: bool | None = None,
+    weights=None,
 ) -> LocalizationResult:
     """Zero-shot anomaly map of one texture image (Eq. (1) with the paper's choices).
 
@@ -71,11 +81,16 @@ def localize(
     ----------
     image : path, PIL.Image, numpy (H, W) / (H, W, 3|4) uint8, uint16 or float in [0, 1],
         or torch (3, H, W) float in [0, 1]
-    preset : "paper" (full resolution, T=9), "paper320", "paper320_knn", "aota" or a Preset
+    preset : "own" (default: "paper" with the image reflect-padded before the backbone, so that
+        the image's border is not scored as a defect), "paper" (full resolution, T=9, exactly
+        as the authors run it), "paper320", "paper320_knn", "aota" or a Preset
     backbone : feature extractor name or object, or "auto" (WideResNet-50-2 if its
         ImageNet weights are available, else the offline EfficientNet-Lite0; ``meta`` says which)
     device : None (CPU) or a torch device such as "cuda"
     patch_size, sigma_p, sigma_s, statistic, reference, image_size : override the preset
+    weights : path of WideResNet-50-2's ImageNet weights file from anywhere (torchvision's
+        ``wide_resnet50_2-95faca4d.pth``, checked by its SHA-256); with ``backbone="auto"``
+        or ``"wide_resnet50_2"`` only
     antialias : override the preset's resizing: False (every preset's default) is plain
         bilinear interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``)
         resizes; True low-pass filters the image when shrinking it
@@ -99,10 +114,10 @@ def localize(
     if preset.image_size is not None:
         img = resize(img, preset.image_size, antialias=preset.antialias).clamp(0, 1)
 
-    extractor, backbone_info = features.resolve_backbone(backbone, device=device)
+    extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights_file=weights)
     _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = tick()
-    feats = extractor(img)[0]
+    feats = _features(extractor, img, preset.pad)
     seconds["features"] = tick() - t0
 
     t0 = tick()
@@ -122,9 +137,91 @@ def localize(
         "params": preset.params(),
         "device": str(device),
         "feature_shape": tuple(feats.shape),
+        "pad": _reflect_pad(preset.pad, extractor, img.shape[-2:]),
         "seconds": seconds,
     }
     return LocalizationResult(scores_np, float(scores_np.max()), fmap.float().cpu().numpy(), meta)
+
+
+def _reflect_pad(pad, extractor, size) -> int:
+    """The padding actually applied for ``Preset.pad``: ``"auto"`` is half the extractor's
+    receptive field (so that no output cell of the image sees the network's zero padding),
+    a number is taken as given; either is rounded up to a multiple of the stride, then
+    down to stay below the smaller image side (reflection cannot reach further)."""
+    stride = extractor.stride
+    if pad == "auto":
+        pad = (getattr(extractor, "receptive_field", None) or 1) // 2
+    pad = -(-int(pad) // stride) * stride
+    return max(0, min(pad, (min(size) - 1) // stride * stride))
+
+
+#: Images with more pixels than this go through the backbone in tiles (:func:`tiled_features`).
+TILE_PIXELS = 2048 * 2048
+#: Side of a tile's core in pixels (its margins come on top).
+TILE_SIDE = 1024
+
+
+def _features(extractor, img: torch.Tensor, pad) -> torch.Tensor:
+    """``(C, h, w)`` features of ``img``; with ``pad``, of the image reflect-padded by
+    :func:`_reflect_pad` pixels, cropped back to the ``h x w`` cells of the image itself.
+    Images above :data:`TILE_PIXELS` are computed in tiles (:func:`tiled_features`)."""
+    size = img.shape[-2:]
+    pad = _reflect_pad(pad, extractor, size)
+    if pad:
+        img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+    if img.shape[-2] * img.shape[-1] > TILE_PIXELS:
+        feats = tiled_features(extractor, img)
+    else:
+        feats = extractor(img)[0]
+    if not pad:
+        return feats
+    h, w = extractor.output_size(*size)
+    cells = pad // extractor.stride
+    return feats[:, cells : cells + h, cells : cells + w]
+
+
+def _tile_end(start: int, end: int, size: int, align: int) -> int:
+    """``end`` moved on (within ``size``) until ``end - start`` equals ``size - start`` modulo ``align``."""
+    end = min(end, size)
+    return end + (size - end) % align
+
+
+def tiled_features(extractor, img: torch.Tensor, tile: int = TILE_SIDE) -> torch.Tensor:
+    """The ``(C, h, w)`` features of a ``(1, 3, H, W)`` image computed on overlapping tiles.
+
+    Each tile is a ``tile x tile`` core (its last one shorter) plus, on every side that is
+    inside the image, a margin of half the extractor's receptive field rounded up to 32
+    pixels; only the core's feature cells are kept. Cores start at multiples of 32 pixels,
+    a multiple of every stride of the backbones here, so each tile's cells sit on the
+    whole image's grid, and every tile is as long as the image modulo 32, so that
+    "same" padding (EfficientNet's, which pads by one on the left only at odd sizes)
+    pads each stage of a tile as it pads the whole image's. A kept cell's receptive field
+    lies in its tile, and where the tile ends at the image's edge the backbone zero-pads
+    as it does for the whole image.
+    The features are the untiled ones up to float rounding, and the peak memory is that
+    of one tile's activations plus the ``(C, h, w)`` result. Written here because the
+    backbones have no tiled mode.
+    """
+    align = 32
+    if extractor.receptive_field is None or extractor.stride > align or tile % align:
+        return extractor(img)[0]  # no finite receptive field (FFT features): run whole
+    margin = -(-(extractor.receptive_field // 2) // align) * align
+    height, width = img.shape[-2:]
+    h, w = extractor.output_size(height, width)
+    out = None
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            top, left = max(0, y0 - margin), max(0, x0 - margin)
+            bottom, right = _tile_end(top, y1 + margin, height, align), _tile_end(left, x1 + margin, width, align)
+            part = extractor(img[..., top:bottom, left:right])[0]
+            s = extractor.stride
+            cy, cx = (y0 - top) // s, (x0 - left) // s
+            ny, nx = -(-y1 // s) - y0 // s, -(-x1 // s) - x0 // s
+            if out is None:
+                out = part.new_empty((part.shape[0], h, w))
+            out[:, y0 // s : y0 // s + ny, x0 // s : x0 // s + nx] = part[:, cy : cy + ny, cx : cx + nx]
+    return out
 
 
 def _check_feature_size(extractor, preset: Preset, size) -> None:
@@ -138,3 +235,118 @@ def _check_feature_size(extractor, preset: Preset, size) -> None:
             f"smaller than the {t}x{t} patch of preset {preset.name!r}; use an image of at least "
             f"{need}x{need} pixels or a smaller patch_size"
         )
+
+
+@dataclass
+class ImageOutcome:
+    """One image of :func:`localize_many`: its ``path`` (None for an in-memory image), its
+    position ``index`` in the input, and either ``result`` or the ``error`` that stopped it
+    (:class:`~fca_utils.core.images.ImageReadError` for an unreadable file, ``ValueError``
+    for an image :func:`localize` refuses, e.g. too small)."""
+
+    index: int
+    path: Path | None
+    result: LocalizationResult | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def find_images(inputs, exclude=None) -> list[Path]:
+    """The image files named by ``inputs``: files, folders and glob patterns, in that order, once each.
+
+    A folder contributes every file below it (recursively, hidden files and folders
+    skipped) whose name ends in one of :data:`IMAGE_SUFFIXES` (any case); a pattern
+    (``*``, ``?``, ``[``; ``**`` recurses) contributes its matching files; a file is taken
+    as it is, whatever its name (a missing one too: reading it reports it). Files below
+    ``exclude`` (e.g. the output folder) are left out.
+
+    Raises
+    ------
+    ValueError
+        A pattern or folder that yields no image file.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found: dict[Path, None] = {}
+    for item in inputs:
+        item = str(item)
+        if Path(item).is_dir():
+            root = Path(item)
+            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(root).parts))
+            what = f"folder {item} holds no image file (expected names ending in {', '.join(IMAGE_SUFFIXES)})"
+        elif glob.has_magic(item):
+            files = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            what = f"no file matches the pattern {item!r}"
+        else:
+            files, what = [Path(item)], ""
+        if skip is not None:
+            files = [p for p in files if not p.resolve().is_relative_to(skip)]
+        if not files:
+            raise ValueError(what or f"no image in {item}")
+        found.update(dict.fromkeys(files))
+    return list(found)
+
+
+def localize_many(
+    images,
+    preset="own",
+    backbone: str = "auto",
+    device=None,
+    *,
+    progress: bool = True,
+    errors: str = "raise",
+    **overrides,
+) -> Iterator[ImageOutcome]:
+    """:func:`localize` on many images, one at a time, with a progress bar; what ``fca-localize`` runs.
+
+    Parameters
+    ----------
+    images : a folder, a file, a glob pattern, or a list of them (expanded by
+        :func:`find_images`), or a list of in-memory images (anything :func:`localize` accepts)
+    preset, backbone, device, **overrides : as :func:`localize`; the backbone is resolved
+        once (``"auto"`` included) and used for every image
+    progress : show a tqdm progress bar (on stderr)
+    errors : ``"raise"``: the first unreadable or refused image raises its error;
+        ``"collect"``: it is yielded as an :class:`ImageOutcome` with ``error`` set and the
+        run goes on
+
+    Yields
+    ------
+    ImageOutcome, in input order, as each image is done; ``outcome.result.meta["path"]`` is the file.
+
+    >>> for out in localize_many("my_textures/", errors="collect"):   # doctest: +SKIP
+    ...     print(out.path, out.result.image_score if out.ok else out.error)
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    if isinstance(images, (str, os.PathLike)) or not isinstance(images, Iterable) or isinstance(
+            images, (np.ndarray, torch.Tensor)):
+        images = [images]
+    images = list(images)
+    if all(isinstance(i, (str, os.PathLike)) for i in images):
+        images = find_images(images)
+    from tqdm.auto import tqdm
+
+    extractor, info = features.resolve_backbone(backbone, device=device, weights_file=overrides.pop("weights", None))
+    with tqdm(total=len(images), disable=not progress, unit="image", desc="fca-localize") as bar:
+        for index, image in enumerate(images):
+            path = Path(image) if isinstance(image, (str, os.PathLike)) else None
+            if path is not None:
+                bar.set_postfix_str(path.name, refresh=False)
+            try:
+                result = localize(load_image(path) if path is not None else image, preset=preset,
+                                  backbone=extractor, device=device, **overrides)
+            except (ImageReadError, ValueError, TypeError) as err:
+                if errors == "raise":
+                    raise
+                outcome = ImageOutcome(index, path, error=err)
+            else:
+                result.meta.update(backbone_info=info, path=path)
+                outcome = ImageOutcome(index, path, result)
+            bar.update(1)
+            yield outcome

@@ -12,18 +12,58 @@ import torch
 
 from .ops import resize
 
-__all__ = ["load_image", "to_image_tensor", "resize_image", "resize_mask"]
+__all__ = ["ImageReadError", "ImageNotFoundError", "load_image", "to_image_tensor", "resize_image", "resize_mask"]
+
+
+class ImageReadError(ValueError):
+    """A file that is not a readable image: not an image format, truncated, corrupt or missing.
+
+    The message is one line naming the file and the reason, e.g.
+    ``cannot read image bad.png: image file is truncated``.
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ImageNotFoundError(ImageReadError, FileNotFoundError):
+    """The image file does not exist (also a ``FileNotFoundError``)."""
 
 
 def load_image(path) -> np.ndarray:
-    """Read an image file into a numpy array (8-bit, 16-bit, gray, RGB or RGBA)."""
-    from PIL import Image
+    """Read an image file into a numpy array (8-bit, 16-bit, gray, RGB or RGBA).
+
+    The whole file is decoded here, so a truncated or corrupt file fails now, as
+    :class:`ImageReadError`, and never with a PIL exception later.
+
+    Raises
+    ------
+    ImageNotFoundError
+        No file at ``path``.
+    ImageReadError
+        The file is not an image PIL can decode (wrong format, truncated, corrupt).
+    """
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    with Image.open(path) as im:
-        return _pil_to_numpy(im)
+        reason = "is a directory, not an image file" if path.is_dir() else "file not found"
+        raise (ImageReadError if path.is_dir() else ImageNotFoundError)(path, reason)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _pil_to_numpy(im)
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image file in a format PIL can read (PNG, JPEG, TIFF, BMP, ...)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+        # PIL reports truncated or corrupt data as OSError ("image file is truncated"),
+        # SyntaxError ("broken PNG file") or EOFError; decompression bombs as their own error
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ImageReadError(path, f"corrupt or truncated image ({reason})") from None
 
 
 def _pil_to_numpy(im) -> np.ndarray:

@@ -16,7 +16,13 @@ paper           full resolution  9   median    FCA (sigma_p=3, sigma_s=1)
 paper320        320 x 320        3   median    FCA
 paper320_knn    320 x 320        3   k-NN      FCA
 aota            320 x 320        3   k-NN      local mean (Aota et al.)
+own             full resolution  9   median    FCA, image reflect-padded (``pad="auto"``)
 ============== ================ === ========= ===================================
+
+``own`` is ours, not the paper's: ``paper`` plus reflection padding of the image before
+the backbone (see ``Preset.pad``), the default of :func:`fca_utils.localize` and
+``fca-localize`` for one's own images. The ``paper*`` presets run the backbone as the
+authors do, and every experiment uses them.
 
 Where the paper is silent, the presets do what the authors' public code does
 (repository ``TArdelean/AnomalyLocalizationFCA``): images are resized with plain
@@ -186,6 +192,15 @@ class Preset:
     pca_components : int or None
         Principal components the features are projected on before the reference and the
         statistic (:func:`fca_utils.core.pca.pca`); None (the paper) keeps all channels.
+    pad : int or "auto"
+        Pixels of reflection padding added to each side of the image before the feature
+        extractor, whose features are then cropped back to the image (rounded up to a
+        multiple of the extractor's stride, and kept below the image's smaller side);
+        ``"auto"``: half the extractor's receptive field, so that no feature of the image
+        sees the network's zero padding. 0 (every ``paper*`` preset): none, as the authors
+        run the backbone, whose convolutions zero-pad the image and so see a dark frame
+        around it, which lights up a band along the border of the map. Preset ``own``
+        (``"auto"``) is :func:`fca_utils.localize`'s default for one's own images.
     """
 
     name: str
@@ -205,9 +220,13 @@ class Preset:
     output_blur: float | None = None
     levels: int = statistics.QFCA_LEVELS
     pca_components: int | None = None
+    pad: int | str = 0
 
     def params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "name"}
+        """Every field but ``name``; ``pad`` only when set, so that the parameters (and the
+        keys of cached maps derived from them) of the ``paper*`` presets are those they had
+        before ``pad`` existed."""
+        return {k: v for k, v in self.__dict__.items() if k != "name" and not (k == "pad" and not v)}
 
 
 PRESETS: dict[str, Preset] = {
@@ -215,6 +234,7 @@ PRESETS: dict[str, Preset] = {
     "paper320": Preset("paper320", 320, 3),
     "paper320_knn": Preset("paper320_knn", 320, 3, reference="knn"),
     "aota": Preset("aota", 320, 3, statistic="aota", reference="knn", output_blur=4.0),
+    "own": Preset("own", None, 9, pad="auto"),
 }
 
 

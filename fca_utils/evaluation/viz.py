@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["class_normalizer", "range_normalizer", "colorize", "overlay", "comparison_grid"]
+__all__ = ["class_normalizer", "range_normalizer", "inner_range", "colorize", "overlay", "comparison_grid"]
 
 
 def range_normalizer(lo: float, hi: float):
-    """Return ``f(map) -> [0, 1]`` mapping ``lo`` and ``hi`` to 0 and 1, clipping beyond.
+    """Return ``f(map) -> [0, 1]`` mapping ``lo`` and ``hi`` to 0 and 1, clipping beyond (a constant range maps to 0).
 
     >>> range_normalizer(1.0, 3.0)(np.array([0.0, 2.0, 5.0])).tolist()
     [0.0, 0.5, 1.0]
@@ -22,10 +22,17 @@ def range_normalizer(lo: float, hi: float):
     return lambda m: np.clip((np.asarray(m, dtype=np.float32) - lo) / span, 0.0, 1.0)
 
 
+def inner_range(scores, border: int = 0) -> tuple[float, float]:
+    """Min and max of one map without ``border`` pixels on each side."""
+    m = np.asarray(scores)
+    inner = m[border : m.shape[0] - border, border : m.shape[1] - border]
+    return float(inner.min()), float(inner.max())
+
+
 def class_normalizer(maps, border: int = 0):
     """Return ``f(map) -> [0, 1]`` mapping the class-wide min and max (borders ignored) to 0 and 1."""
-    inner = [np.asarray(m)[border : m.shape[0] - border, border : m.shape[1] - border] for m in maps]
-    return range_normalizer(min(m.min() for m in inner), max(m.max() for m in inner))
+    ranges = [inner_range(m, border) for m in maps]
+    return range_normalizer(min(lo for lo, _ in ranges), max(hi for _, hi in ranges))
 
 
 def colorize(normalized: np.ndarray, cmap: str = "Reds") -> np.ndarray:

@@ -106,6 +106,9 @@ class Extractor:
         One line: content, receptive field, source.
     min_size : int
         Smallest accepted image side in pixels.
+    receptive_field : int or None
+        Side in pixels of the image square one output cell depends on (theoretical
+        receptive field); None when it is the whole image (FFT-based features).
     device : torch.device
         Where the computation runs (inputs are moved there and outputs moved back).
     """
@@ -115,6 +118,7 @@ class Extractor:
     channels = 0
     description = ""
     min_size = 1
+    receptive_field: int | None = None
 
     def __init__(self, device=None):
         self.device = as_device(device)

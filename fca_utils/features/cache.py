@@ -60,6 +60,7 @@ class CachedExtractor(Extractor):
         self.inner = inner
         self.name, self.stride, self.channels = inner.name, inner.stride, inner.channels
         self.min_size, self.description = inner.min_size, inner.description
+        self.receptive_field = inner.receptive_field
         self.max_items = max_items
         self.hits = self.misses = 0
         self._store: OrderedDict = OrderedDict()

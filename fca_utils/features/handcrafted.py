@@ -77,6 +77,7 @@ class Colors(Extractor):
     """
 
     name = "colors"
+    receptive_field = 1
     stride = 1
     channels = 3
     description = "RGB values, F(I) = I; receptive field 1x1 (section 3.1, Table 1)"
@@ -112,6 +113,7 @@ class RandomProjections(Extractor):
     """
 
     name = "random"
+    receptive_field = 5
     stride = 1
     description = "128 unit-norm random 5x5x3 kernels, reflect padding; receptive field 5x5 (section 3.1, Table 1)"
 
@@ -360,6 +362,7 @@ class SteerableFilters(Extractor):
     """
 
     name = "steerable_g2h2"
+    receptive_field = 9
     stride = 1
     min_size = 5
     description = (
@@ -465,6 +468,7 @@ class LawsTEM(Extractor):
     """
 
     name = "tem"
+    receptive_field = 19
     stride = 1
     channels = 9
     description = (
@@ -527,6 +531,7 @@ class LawsTextureEnergy(Extractor):
     """
 
     name = "tem_energy"
+    receptive_field = 49
     stride = 1
     channels = 9
     description = (

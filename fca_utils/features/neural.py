@@ -57,6 +57,7 @@ class VGG19FirstConvs(Extractor):
     """
 
     name = "vgg19"
+    receptive_field = 5
     stride = 1
     channels = 128
     min_size = 3
@@ -94,12 +95,14 @@ class WideResNet50Layer2(Extractor):
     mean/std normalization, then conv1, bn1, relu, maxpool, layer1, layer2 (the "second
     convolutional block"), run at the full image resolution (no resizing).
     ``(1, 3, H, W) -> (1, 512, ceil(H/8), ceil(W/8))``; theoretical receptive field 91x91.
-    Parameters and errors as :class:`VGG19FirstConvs` (weights ``weights_path('wide_resnet50_2')``).
+    Parameters and errors as :class:`VGG19FirstConvs` (weights ``weights_path('wide_resnet50_2')``,
+    or ``weights_file``: the same file from anywhere, checked by its SHA-256).
     Feature scaling as :class:`VGG19FirstConvs`: the config (``conf/fe/wide.yaml``,
     ``post_scale: True``) scales after extraction, the statistics do it here.
     """
 
     name = "wide_resnet50_2"
+    receptive_field = 91
     stride = 8
     channels = 512
     min_size = 32
@@ -107,11 +110,11 @@ class WideResNet50Layer2(Extractor):
         "WideResNet-50-2 (ImageNet) up to layer2 at full resolution; receptive field 91x91 (section 3.4, paper default)"
     )
 
-    def __init__(self, device=None, download: bool = True, download_timeout: float = 30.0):
+    def __init__(self, device=None, download: bool = True, download_timeout: float = 30.0, weights_file=None):
         super().__init__(device)
         import torchvision.models
 
-        state = load_state_dict("wide_resnet50_2", download, download_timeout)
+        state = load_state_dict("wide_resnet50_2", download, download_timeout, path=weights_file)
         model = torchvision.models.wide_resnet50_2(weights=None)
         model.load_state_dict(state)
         self.model = _wrn50_trunk(model).to(self.device)
@@ -135,6 +138,7 @@ class RandomWideResNet50Layer2(Extractor):
     """
 
     name = "random_wrn50"
+    receptive_field = 91
     stride = 8
     channels = 512
     min_size = 32
@@ -195,6 +199,7 @@ class EfficientNetLite0(Extractor):
     """
 
     name = "efficientnet_lite0"
+    receptive_field = 355
     stride = 8
     channels = 152
     min_size = 32

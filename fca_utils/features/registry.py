@@ -36,7 +36,7 @@ _REGISTRY = {
     "efficientnet_lite0": EfficientNetLite0,
     "random_wrn50": RandomWideResNet50Layer2,
 }
-_DOWNLOAD_KWARGS = ("download", "download_timeout")
+_DOWNLOAD_KWARGS = ("download", "download_timeout", "weights_file")
 _CACHE: dict = {}
 _RANDOM: dict = {}
 
@@ -105,14 +105,16 @@ def get_extractor(name: str, device=None, **kwargs) -> Extractor:
     dev = as_device(device)
     torchvision_net = key in weights.TORCHVISION_WEIGHTS
     options = {k: v for k, v in kwargs.items() if k not in _DOWNLOAD_KWARGS}
-    weights_file = str(weights.weights_path(key)) if torchvision_net else None
+    weights_file = str(kwargs.get("weights_file") or weights.weights_path(key)) if torchvision_net else None
+    if kwargs.get("weights_file") is not None and key != "wide_resnet50_2":
+        raise ValueError(f"weights_file is for wide_resnet50_2, not {key!r}")
     cache_key = (key, str(dev), tuple(sorted(options.items())), weights_file)
     if cache_key not in _CACHE:
         _CACHE[cache_key] = _REGISTRY[key](device=dev, **(kwargs if torchvision_net else options))
     return _CACHE[cache_key]
 
 
-def resolve_backbone(backbone="auto", device=None) -> tuple[Extractor, str]:
+def resolve_backbone(backbone="auto", device=None, weights_file=None) -> tuple[Extractor, str]:
     """Pick the neural backbone and say which one was used and why.
 
     Parameters
@@ -126,6 +128,10 @@ def resolve_backbone(backbone="auto", device=None) -> tuple[Extractor, str]:
         not retried in the same process), otherwise the offline ``'efficientnet_lite0'``.
         Any other extractor name is used as given; an :class:`Extractor` is passed through.
     device : None, str or torch.device
+    weights_file : None or path
+        WideResNet-50-2's ImageNet weights file from anywhere (checked by its SHA-256,
+        :func:`~fca_utils.features.weights.check_weights_file`); with ``'auto'`` it makes
+        the choice WideResNet-50-2. Refused with any other backbone.
 
     Returns
     -------
@@ -133,6 +139,13 @@ def resolve_backbone(backbone="auto", device=None) -> tuple[Extractor, str]:
     info : str
         Human-readable: the extractor used and the reason.
     """
+    if weights_file is not None:
+        if isinstance(backbone, Extractor) or canonical_name(backbone) not in ("auto", "wide_resnet50_2"):
+            name = backbone.name if isinstance(backbone, Extractor) else backbone
+            raise ValueError(f"a weights file is for the wide_resnet50_2 backbone, not {name!r}; "
+                             f"use backbone='auto' or 'wide_resnet50_2' with it")
+        extractor = get_extractor("wide_resnet50_2", device, weights_file=str(weights_file))
+        return extractor, f"wide_resnet50_2: the paper's backbone (section 3.4), ImageNet weights from {weights_file}"
     if isinstance(backbone, Extractor):
         return backbone, f"{backbone.name}: extractor passed by the caller ({backbone.description})"
     if canonical_name(backbone) != "auto":

