@@ -22,6 +22,7 @@ import torch
 
 from . import features
 from .core.images import ImageReadError, load_image, to_image_tensor
+from .core.io import progress_bar
 from .core.methods import PRESETS, Preset, preset_map
 from .core.ops import clock, gaussian_blur, resize
 
@@ -310,7 +311,7 @@ def localize_many(
         :func:`find_images`), or a list of in-memory images (anything :func:`localize` accepts)
     preset, backbone, device, **overrides : as :func:`localize`; the backbone is resolved
         once (``"auto"`` included) and used for every image
-    progress : show a tqdm progress bar (on stderr)
+    progress : show a tqdm progress bar (on stderr; ``FCA_PROGRESS=0`` silences it, see :func:`fca_utils.core.io.progress_bar`)
     errors : ``"raise"``: the first unreadable or refused image raises its error;
         ``"collect"``: it is yielded as an :class:`ImageOutcome` with ``error`` set and the
         run goes on
@@ -330,10 +331,8 @@ def localize_many(
     images = list(images)
     if all(isinstance(i, (str, os.PathLike)) for i in images):
         images = find_images(images)
-    from tqdm.auto import tqdm
-
     extractor, info = features.resolve_backbone(backbone, device=device, weights_file=overrides.pop("weights", None))
-    with tqdm(total=len(images), disable=not progress, unit="image", desc="fca-localize") as bar:
+    with progress_bar(total=len(images), enabled=progress, unit="image", desc="fca-localize") as bar:
         for index, image in enumerate(images):
             path = Path(image) if isinstance(image, (str, os.PathLike)) else None
             if path is not None:

@@ -130,3 +130,19 @@ def test_cell_timeout_fails_that_notebook_and_the_series_goes_on(tmp_path, capsy
     assert "01_after: ok" in captured.out
     landing = (out / "site" / "index.html").read_text()  # the site says what the run said
     assert landing.count("<td>FAILED</td>") == 1 and landing.count("<td>ok</td>") == 1
+
+
+def test_stale_widget_state_is_dropped_but_live_widgets_are_kept(tmp_path):
+    stale = tmp_path / "00_stale.ipynb"
+    _notebook(stale, "x = 1")
+    nb = nbformat.read(stale, as_version=4)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"m": {}}}}
+    nbformat.write(nb, stale)
+    assert reproduce.drop_stale_widget_state(stale)
+    assert "widgets" not in nbformat.read(stale, as_version=4).metadata
+
+    live = tmp_path / "01_live.ipynb"
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={reproduce.WIDGET_VIEW: {"model_id": "m"}})]
+    nbformat.write(nb, live)
+    assert not reproduce.drop_stale_widget_state(live)
+    assert "widgets" in nbformat.read(live, as_version=4).metadata

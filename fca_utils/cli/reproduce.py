@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.io import PROGRESS_ENV, write_text
+from ..core.io import PROGRESS_ENV, atomic_path, write_text
 from . import site
 
 PROJECT = Path(__file__).resolve().parents[2]  # this file is fca_utils/cli/reproduce.py
@@ -82,7 +82,32 @@ def run_notebook(path: Path, executed: Path, parameters: dict, position: str,
         error = f"a cell ran longer than --cell-timeout ({cell_timeout:g} s) and was stopped"
     except nbclient.exceptions.DeadKernelError as err:
         error = f"the kernel died: {err}"
+    if executed.is_file():
+        drop_stale_widget_state(executed)
     return Outcome(path.stem, time.perf_counter() - start, executed, error)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_stale_widget_state(notebook: Path) -> bool:
+    """Remove the saved widget state of a notebook none of whose outputs shows a widget.
+
+    nbclient replaces ``metadata.widgets`` when a run creates widgets but leaves it alone when
+    a run creates none, so an executed notebook would keep the widgets (say, a progress bar)
+    of an earlier run. Returns whether anything was removed; the file is rewritten atomically.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    shows_widgets = any(WIDGET_VIEW in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+                        for out in cell.get("outputs", []))
+    if shows_widgets or "widgets" not in nb.metadata:
+        return False
+    del nb.metadata["widgets"]
+    with atomic_path(notebook) as tmp:
+        nbformat.write(nb, str(tmp))
+    return True
 
 
 def _first_line(executed: Path, exec_count: int) -> str:
