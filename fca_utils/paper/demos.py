@@ -92,15 +92,19 @@ def references_for(statistic: str) -> tuple[str, ...]:
     """The references R (:data:`fca_utils.core.methods.REFERENCES`) that statistic S accepts.
 
     Moments (Eq. (2)) and histograms (Eq. (3)) compare with the map's global average
-    (``"median"``, their default) or with random windows; SWW and FCA take all four.
+    (``"median"``, their default) or with random windows; SWW and FCA take all four;
+    Quantized FCA compares window histograms with one reference for the whole map, so it
+    takes every reference but the per-window k-NN.
 
-    >>> references_for("histogram"), references_for("fca")
-    (('median', 'random'), ('median', 'mean', 'random', 'knn'))
+    >>> references_for("histogram"), references_for("fca"), references_for("qfca")
+    (('median', 'random'), ('median', 'mean', 'random', 'knn'), ('median', 'mean', 'random'))
     """
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
     if statistic in _DESCRIPTOR_STATISTICS:
         return tuple(r for r in methods.REFERENCES if r in ("median", "random"))
+    if statistic == "qfca":
+        return tuple(r for r in methods.REFERENCES if r != "knn")
     return tuple(methods.REFERENCES)
 
 
@@ -122,7 +126,9 @@ def statistic_map(
     - ``"sww"``: Eq. (4) with ``sigma_w = sigma_p``;
     - ``"fca"``: Eq. (5), window weights ``G_{sigma_p}``, then the per-window smoothing
       ``G_{sigma_s}`` of the final formula of section 3.2; ``sigma_s=None`` (or 0) is
-      Eq. (5) exactly, without smoothing, as the paper runs it for Figure 3.
+      Eq. (5) exactly, without smoothing, as the paper runs it for Figure 3;
+    - ``"qfca"``: Quantized FCA (not in the paper, :func:`fca_utils.core.statistics.qfca`)
+      with FCA's weights and smoothing.
 
     Parameters
     ----------
@@ -143,7 +149,8 @@ def statistic_map(
     """
     if reference not in references_for(statistic):
         raise ValueError(f"S={statistic} accepts the references {references_for(statistic)}, got R={reference!r}: "
-                         "the mean patch and the k-NN windows are references of SWW and FCA (sorted windows)")
+                         "the mean patch is a reference of the sorted-window statistics (SWW, FCA, QFCA), and "
+                         "the per-window k-NN of SWW and FCA only")
     if sigma_s is not None and sigma_s <= 0:
         sigma_s = None
     t = int(patch_size)
