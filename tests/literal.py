@@ -104,14 +104,21 @@ def smooth_window(m: np.ndarray, sigma: float, size: int = 5) -> np.ndarray:
 def fca(feats, t, sigma_p, sigma_s, ref=None):
     """Eq. (5) with smoothing: add each window's weighted, smoothed errors into its pixels."""
     feats = scale(np.asarray(feats, dtype=np.float64))
-    c, h, w = feats.shape
+    _, h, w = feats.shape
     ref = median_reference(feats, t) if ref is None else ref
+    return window_sum(h, w, t, sigma_p, sigma_s, lambda y, x: pixel_errors(window(feats, y, x, t), ref))
+
+
+def window_sum(h, w, t, sigma_p, sigma_s, errors_of_window):
+    """Eq. (5)'s outer sum: the window centred on every (y, x) gives its (T, T) error map
+    ``errors_of_window(y, x)``, smoothed by G_sigma_s (unless None), weighted by G_sigma_p
+    and added into the pixels it covers."""
     gp = gauss2d(t, sigma_p)
     p = t // 2
     out = np.zeros((h, w))
     for y in range(h):
         for x in range(w):
-            m = pixel_errors(window(feats, y, x, t), ref)
+            m = errors_of_window(y, x)
             if sigma_s is not None:
                 m = smooth_window(m, sigma_s)
             for a in range(t):
@@ -155,20 +162,8 @@ def qfca(feats, t, sigma_p, sigma_s, levels, ref=None):
         for y in range(h):
             for x in range(w):
                 q[ch, y, x] = quantize(feats[ch, y, x], levels)
-    gp = gauss2d(t, sigma_p)
-    p = t // 2
-    out = np.zeros((h, w))
-    for y in range(h):
-        for x in range(w):
-            m = quantized_pixel_errors(window(q, y, x, t), qref, levels)
-            if sigma_s is not None:
-                m = smooth_window(m, sigma_s)
-            for a in range(t):
-                for b in range(t):
-                    yy, xx = y + a - p, x + b - p
-                    if 0 <= yy < h and 0 <= xx < w:
-                        out[yy, xx] += m[a, b] * gp[a, b]
-    return out
+    return window_sum(h, w, t, sigma_p, sigma_s,
+                      lambda y, x: quantized_pixel_errors(window(q, y, x, t), qref, levels))
 
 
 def sww(feats, t, sigma, ref=None):

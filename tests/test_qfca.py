@@ -6,17 +6,7 @@ import torch
 from fca_utils.core import methods, pca, reference, statistics
 
 import literal
-
-
-def random_feats(c, h, w, seed):
-    return torch.from_numpy(np.random.default_rng(seed).random((c, h, w))).double()
-
-
-def assert_close(actual: torch.Tensor, expected: np.ndarray, rtol=1e-9):
-    actual = actual.detach().cpu().numpy()
-    assert actual.shape == expected.shape
-    scale = max(np.abs(expected).max(), 1e-12)
-    assert np.abs(actual - expected).max() <= rtol * scale, np.abs(actual - expected).max() / scale
+from test_statistics import assert_close, random_feats
 
 
 @pytest.mark.parametrize("backend", ["torch", "numba"])

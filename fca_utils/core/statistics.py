@@ -292,13 +292,7 @@ def fca(
     >>> bool(s[11, 11] > s[25, 25])
     True
     """
-    check_sigma("sigma_p", sigma_p)
-    if sigma_s is not None:
-        check_sigma("sigma_s", sigma_s)
-    numba = kernels.use_numba(backend, feats)
-    feats, t = prepare_features(feats, patch_size, scale)
-    if sigma_s is not None and t < 3:
-        raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    numba, feats, t = _fca_inputs(feats, patch_size, sigma_p, sigma_s, scale, backend)
     if numba:
         return kernels.fca(feats, t, sigma_p, sigma_s, *kernel_reference(feats, t, reference), tile_rows=tile_rows)
     refs = SortedReference(feats, t, reference)
@@ -309,6 +303,19 @@ def fca(
         return torch.empty_like(diff).scatter_(-1, order, diff).mean(dim=2)  # (r, W, T*T) by position
 
     return _accumulate_windows(feats, t, sigma_p, sigma_s, window_errors)
+
+
+def _fca_inputs(feats, patch_size, sigma_p: float, sigma_s: float | None, scale: bool, backend: str):
+    """Checked sigmas, the backend choice and the prepared ``(C, H, W)`` features with T, shared
+    by :func:`fca` and :func:`qfca` (whose per-window smoothing needs T >= 3)."""
+    check_sigma("sigma_p", sigma_p)
+    if sigma_s is not None:
+        check_sigma("sigma_s", sigma_s)
+    numba = kernels.use_numba(backend, feats)
+    feats, t = prepare_features(feats, patch_size, scale)
+    if sigma_s is not None and t < 3:
+        raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    return numba, feats, t
 
 
 def _accumulate_windows(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, window_errors):
@@ -390,19 +397,13 @@ def qfca(
     >>> bool(s[11, 11] > s[25, 25])
     True
     """
-    check_sigma("sigma_p", sigma_p)
-    if sigma_s is not None:
-        check_sigma("sigma_s", sigma_s)
     if isinstance(levels, bool) or int(levels) != levels or not 2 <= levels <= 256:
         raise ValueError(f"levels must be an integer from 2 to 256, got {levels!r}")
     levels = int(levels)
     if isinstance(reference, NearestReference):
         raise TypeError("qfca does not support per-window k-NN references (NearestReference); use the "
                         "median (None), a sorted (C, T*T) / (K, C, T*T) tensor or a PatchReference")
-    numba = kernels.use_numba(backend, feats)
-    feats, t = prepare_features(feats, patch_size, scale)
-    if sigma_s is not None and t < 3:
-        raise ValueError(f"FCA smoothing needs patch_size >= 3, got {t}")
+    numba, feats, t = _fca_inputs(feats, patch_size, sigma_p, sigma_s, scale, backend)
     if numba and reference is None:
         x = kernels.kernel_input(feats)
         ref = torch.from_numpy(kernels.median_reference(x, kernels.order_keys(x), t))[None]
