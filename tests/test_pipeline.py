@@ -152,3 +152,15 @@ def test_aota_matches_brute_force():
     k = 4
     expected = torch.stack([((local - v) ** 2).sum(1).sort().values[:k].mean() for v in local]).view(6, 7)
     torch.testing.assert_close(baselines.aota(feats, 3, sigma=1e6, k=k), expected)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("statistic", ["fca", "qfca"])
+def test_localize_on_cuda_equals_the_cpu(statistic):
+    """The whole CUDA path (backbone, PyTorch statistic) against the CPU one (numba kernels)."""
+    img, _ = with_defect(texture())
+    gpu = localize(img, preset="paper", backbone=BACKBONE, device="cuda", statistic=statistic)
+    cpu = localize(img, preset="paper", backbone=BACKBONE, device="cpu", statistic=statistic)
+    assert gpu.scores.shape == cpu.scores.shape
+    assert np.abs(gpu.scores - cpu.scores).max() <= 1e-3 * np.abs(cpu.scores).max()

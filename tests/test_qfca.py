@@ -115,7 +115,8 @@ def test_pca_is_deterministic_and_checks_its_arguments():
         pca.pca(feats, 2, max_samples=0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_qfca_and_pca_on_cuda_equal_the_cpu():
     feats = random_feats(4, 20, 18, seed=2)
     cpu = statistics.qfca(feats, 5, levels=8, backend="numba")

@@ -111,6 +111,14 @@ class Extractor:
         receptive field); None when it is the whole image (FFT-based features).
     device : torch.device
         Where the computation runs (inputs are moved there and outputs moved back).
+    channels_last : bool
+        Run the network's modules and input in ``torch.channels_last`` memory format.
+        On by default for the convolutional networks on the CPU
+        (``channels_last_on_cpu``), where oneDNN's convolutions are faster in that layout;
+        the features equal the default layout's up to float32 rounding in another order
+        (``tests/test_backbone_layout.py`` states the tolerance,
+        ``benchmarks/bench_backbone.py`` measures speed and AU-PRO). Set it to False for the
+        plain float32 layout.
     """
 
     name = ""
@@ -119,9 +127,12 @@ class Extractor:
     description = ""
     min_size = 1
     receptive_field: int | None = None
+    channels_last_on_cpu = False
 
     def __init__(self, device=None):
         self.device = as_device(device)
+        self.channels_last = self.channels_last_on_cpu and self.device.type == "cpu"
+        self._module_format = torch.contiguous_format  # the layout modules are built in
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Features of one image.
@@ -136,10 +147,16 @@ class Extractor:
         torch.Tensor
             ``(1, C, ceil(H/stride), ceil(W/stride))`` float32 on ``image.device``.
         """
-        x = _check_image(image, self.name, self.min_size)
+        x = _check_image(image, self.name, self.min_size).to(self.device)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        if layout != self._module_format:
+            for module in vars(self).values():
+                if isinstance(module, torch.nn.Module):
+                    module.to(memory_format=layout)
+            self._module_format = layout
         with torch.no_grad():
-            out = self._features(x.to(self.device))
-        return out.float().to(image.device)
+            out = self._features(x.contiguous(memory_format=layout))
+        return out.float().contiguous().to(image.device)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement _features(x) -> (1, C, h, w) features")

@@ -102,6 +102,7 @@ class WideResNet50Layer2(Extractor):
     """
 
     name = "wide_resnet50_2"
+    channels_last_on_cpu = True
     receptive_field = 91
     stride = 8
     channels = 512
@@ -138,6 +139,7 @@ class RandomWideResNet50Layer2(Extractor):
     """
 
     name = "random_wrn50"
+    channels_last_on_cpu = True
     receptive_field = 91
     stride = 8
     channels = 512
@@ -199,6 +201,7 @@ class EfficientNetLite0(Extractor):
     """
 
     name = "efficientnet_lite0"
+    channels_last_on_cpu = True
     receptive_field = 355
     stride = 8
     channels = 152
