@@ -207,14 +207,16 @@ class Preset:
         ``pad`` is 0. ``own`` pads circularly, the image wrapping around: the features
         along the border then see texture in its own orientation across a seam, where a
         mirror shows them the texture flipped, which the backbone's oriented filters
-        take for a change of texture. On the 28 defect-free images of the embedded
-        benchmark circular padding gave the lower border ratio (highest score in a 10 %
-        band over the highest inside) on all but two, and fewer images above 1.2;
-        ``benchmarks/own_images_border.py`` prints both and what they do to AU-PRO.
-        Neither removes the seam, so regular textures whose pattern breaks at the image's
-        edge keep a brighter band. The statistic's own reflection of the features by
-        T // 2 (the authors' way) is kept: computing it on the padded image's features
-        instead raised the band on most images.
+        take for a change of texture. On the defect-free images of the embedded benchmark
+        circular padding left fewer images with a bright band than reflection (the band's
+        highest score over the highest inside, issue 12's criterion of 1.2), and scored
+        the higher AU-PRO on its test images; ``benchmarks/own_images_border.py`` prints
+        both. Neither removes the seam, so regular textures whose pattern breaks at the
+        image's edge keep a brighter band. The statistic's own reflection of the features
+        by T // 2 (the authors' way) is kept: computing it on the padded image's features
+        instead (the benchmark's rejected cure) put the seam inside the windows, which
+        removed the band of a texture that tiles seamlessly but brightened it on the
+        others, and with a mirror on nearly every image.
     """
 
     name: str
