@@ -26,7 +26,8 @@ from .core.io import progress_bar
 from .core.methods import PRESETS, Preset, preset_map
 from .core.ops import clock, gaussian_blur, resize
 
-__all__ = ["LocalizationResult", "localize", "ImageOutcome", "IMAGE_SUFFIXES", "find_images", "localize_many"]
+__all__ = ["LocalizationResult", "localize", "padded_features", "PAD_MODES", "ImageOutcome",
+           "IMAGE_SUFFIXES", "find_images", "localize_many"]
 
 #: File name endings that :func:`find_images` takes for images when it walks a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -82,9 +83,9 @@ def localize(
     ----------
     image : path, PIL.Image, numpy (H, W) / (H, W, 3|4) uint8, uint16 or float in [0, 1],
         or torch (3, H, W) float in [0, 1]
-    preset : "own" (default: "paper" with the image reflect-padded before the backbone, so that
-        the image's border is not scored as a defect), "paper" (full resolution, T=9, exactly
-        as the authors run it), "paper320", "paper320_knn", "aota" or a Preset
+    preset : "own" (default: "paper" with the image padded circularly before the backbone, so
+        that the network's zero padding is not scored as a defect along the border), "paper"
+        (full resolution, T=9, exactly as the authors run it), "paper320", "paper320_knn", "aota" or a Preset
     backbone : feature extractor name or object, or "auto" (WideResNet-50-2 if its
         ImageNet weights are available, else the offline EfficientNet-Lite0; ``meta`` says which)
     device : None (CPU) or a torch device such as "cuda"
@@ -118,7 +119,7 @@ def localize(
     extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights_file=weights)
     _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = tick()
-    feats = _features(extractor, img, preset.pad)
+    feats = padded_features(extractor, img, preset.pad, preset.pad_mode)
     seconds["features"] = tick() - t0
 
     t0 = tick()
@@ -138,22 +139,26 @@ def localize(
         "params": preset.params(),
         "device": str(device),
         "feature_shape": tuple(feats.shape),
-        "pad": _reflect_pad(preset.pad, extractor, img.shape[-2:]),
+        "pad": _pad_pixels(preset.pad, extractor, img.shape[-2:]),
         "seconds": seconds,
     }
     return LocalizationResult(scores_np, float(scores_np.max()), fmap.float().cpu().numpy(), meta)
 
 
-def _reflect_pad(pad, extractor, size) -> int:
+def _pad_pixels(pad, extractor, size) -> int:
     """The padding actually applied for ``Preset.pad``: ``"auto"`` is half the extractor's
     receptive field (so that no output cell of the image sees the network's zero padding),
-    a number is taken as given; either is rounded up to a multiple of the stride, then
-    down to stay below the smaller image side (reflection cannot reach further)."""
-    stride = extractor.stride
+    a number is taken as given; either is rounded up to a multiple of :data:`ALIGN`, then
+    down to stay below the smaller image side (reflection cannot reach further, and a
+    circular frame wider than the image would repeat it). A multiple of :data:`ALIGN`
+    keeps every stage's grid where it is on the unpadded image: a padding that is a
+    multiple of the output stride only would shift the grids of the deeper, coarser
+    stages (and the "same" padding of EfficientNet, which depends on each stage's size)
+    against the output cells, so the cropped features would not be those of the image."""
     if pad == "auto":
         pad = (getattr(extractor, "receptive_field", None) or 1) // 2
-    pad = -(-int(pad) // stride) * stride
-    return max(0, min(pad, (min(size) - 1) // stride * stride))
+    pad = -(-int(pad) // ALIGN) * ALIGN
+    return max(0, min(pad, (min(size) - 1) // ALIGN * ALIGN))
 
 
 #: Images with more pixels than this go through the backbone in tiles (:func:`tiled_features`).
@@ -162,14 +167,28 @@ TILE_PIXELS = 2048 * 2048
 TILE_SIDE = 1024
 
 
-def _features(extractor, img: torch.Tensor, pad) -> torch.Tensor:
-    """``(C, h, w)`` features of ``img``; with ``pad``, of the image reflect-padded by
-    :func:`_reflect_pad` pixels, cropped back to the ``h x w`` cells of the image itself.
-    Images above :data:`TILE_PIXELS` are computed in tiles (:func:`tiled_features`)."""
+#: Pixels that paddings and tiles are multiples of: a multiple of the stride of every
+#: stage of the backbones here (32 at most).
+ALIGN = 32
+#: Values of ``Preset.pad_mode`` (modes of ``torch.nn.functional.pad``).
+PAD_MODES = ("circular", "reflect")
+
+
+def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") -> torch.Tensor:
+    """``(C, h, w)`` features of a ``(1, 3, H, W)`` image; with ``pad`` (``Preset.pad``),
+    of the image padded in ``mode`` (:data:`PAD_MODES`, ``Preset.pad_mode``) by
+    :func:`_pad_pixels` pixels, cropped back to the ``h x w`` cells of the image itself.
+    Images above :data:`TILE_PIXELS` are computed in tiles (:func:`tiled_features`).
+
+    With ``mode="circular"`` and a padding of at least half the receptive field, these
+    are the features of the image's periodic continuation (the image tiled in every
+    direction) on the image's own cells."""
     size = img.shape[-2:]
-    pad = _reflect_pad(pad, extractor, size)
+    pad = _pad_pixels(pad, extractor, size)
     if pad:
-        img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+        if mode not in PAD_MODES:
+            raise ValueError(f"unknown pad_mode {mode!r}; expected one of {list(PAD_MODES)}")
+        img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode=mode)
     if img.shape[-2] * img.shape[-1] > TILE_PIXELS:
         feats = tiled_features(extractor, img)
     else:
@@ -203,7 +222,7 @@ def tiled_features(extractor, img: torch.Tensor, tile: int = TILE_SIDE) -> torch
     of one tile's activations plus the ``(C, h, w)`` result. Written here because the
     backbones have no tiled mode.
     """
-    align = 32
+    align = ALIGN
     if extractor.receptive_field is None or extractor.stride > align or tile % align:
         return extractor(img)[0]  # no finite receptive field (FFT features): run whole
     margin = -(-(extractor.receptive_field // 2) // align) * align

@@ -1,5 +1,12 @@
 """One's own images: folders and globs, resume, shared colour scale, masks, unreadable files, weights."""
+import csv
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,33 +90,64 @@ def test_single_unreadable_file_is_one_line_and_status_2(tmp_path, capsys):
     assert not list(tmp_path.glob("*_fca*"))
 
 
-def test_interrupted_run_leaves_no_partial_file_and_resumes(tmp_path, monkeypatch, capsys):
-    import fca_utils.pipeline as pipeline
+def test_killed_run_leaves_no_partial_file_and_resumes(tmp_path, capsys):
+    """A real interruption: ``fca-localize`` in its own process, killed with SIGKILL (no
+    handler, no ``finally`` runs) once the first image's outputs are complete, while it
+    works on the second, larger image."""
+    import fca_utils
 
-    make_folder(tmp_path / "in", corrupt=False)
+    backbone = "efficientnet_lite0"  # offline; slow enough on the large image for the kill to land there
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, size, seed in [("a", 96, 1), ("b", 480, 2), ("c", 96, 3)]:
+        Image.fromarray(texture(size, seed)[0]).save(folder / f"{name}.png")
     out = tmp_path / "out"
-    real = pipeline.localize
-    calls = []
+    root = str(Path(fca_utils.__file__).resolve().parents[1])  # this copy of the package
+    env = dict(os.environ, FCA_OFFLINE="1", FCA_PROGRESS="0",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "fca_utils.cli.localize", str(folder), "-o", str(out),
+               "--backbone", backbone, "--no-progress"]
+    log = tmp_path / "run.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while not (str(folder / "a.png") in _csv_paths(out / "scores.csv") and (out / "a_fca.tiff").is_file()):
+            assert process.poll() is None, f"fca-localize exited early ({process.returncode}): {log.read_text()}"
+            assert time.monotonic() < deadline, f"the first image was not done within 300 s: {log.read_text()}"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
 
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # the user stops the run during the second image
-        return real(*args, **kwargs)
+    assert listing(out) == ["a_fca.tiff", "scores.csv"]  # nothing of b or c, no temporary file
+    expected = localize(folder / "a.png", backbone=backbone).scores
+    np.testing.assert_array_equal(tifffile.imread(out / "a_fca.tiff"), expected)
+    assert _csv_paths(out / "scores.csv") == [str(folder / "a.png")]
+    done_at = (out / "a_fca.tiff").stat().st_mtime_ns
 
-    monkeypatch.setattr(pipeline, "localize", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run([tmp_path / "in"], out)
-    assert listing(out) == ["a_fca.tiff", "scores.csv"]  # no temporary or half-written file
-    assert len((out / "scores.csv").read_text().splitlines()) == 2
-    monkeypatch.setattr(pipeline, "localize", real)
     capsys.readouterr()
-    assert run([tmp_path / "in"], out) == 0
-    assert "1 of 2 images already done" in capsys.readouterr().out
-    assert listing(out) == ["a_fca.png", "a_fca.tiff", "scores.csv", "sub", "sub/b_fca.png", "sub/b_fca.tiff"]
-    before = (out / "sub" / "b_fca.tiff").stat().st_mtime_ns
-    assert run([tmp_path / "in", "--overwrite"], out) == 0
-    assert (out / "sub" / "b_fca.tiff").stat().st_mtime_ns != before
+    assert cli.main([str(folder), "-o", str(out), "--backbone", backbone, "--no-progress"]) == 0
+    assert "1 of 3 images already done" in capsys.readouterr().out
+    assert (out / "a_fca.tiff").stat().st_mtime_ns == done_at  # skipped, not recomputed
+    assert listing(out) == ["a_fca.png", "a_fca.tiff", "b_fca.png", "b_fca.tiff", "c_fca.png", "c_fca.tiff",
+                            "scores.csv"]
+    assert _csv_paths(out / "scores.csv") == [str(folder / f"{n}.png") for n in "abc"]
+    np.testing.assert_array_equal(tifffile.imread(out / "b_fca.tiff"),
+                                  localize(folder / "b.png", backbone=backbone).scores)
+    assert cli.main([str(folder), "-o", str(out), "--backbone", backbone, "--no-progress", "--overwrite"]) == 0
+    assert (out / "a_fca.tiff").stat().st_mtime_ns != done_at
+
+
+def _csv_paths(path):
+    """The image paths listed in a ``scores.csv`` (none while it does not exist)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [row["path"] for row in csv.DictReader(f)]
 
 
 def test_overlays_share_one_colour_scale(tmp_path):
@@ -214,6 +252,7 @@ def test_tiled_features_equal_the_whole_image(name):
 
 
 def border_ratio(scores, band=0.1):
+    """Issue 12's rule: the highest score in the band of ``band`` x the smaller side over the highest inside."""
     b = int(round(band * min(scores.shape)))
     inside = scores[b:-b, b:-b].max()
     ring = scores.copy()
@@ -221,22 +260,38 @@ def border_ratio(scores, band=0.1):
     return float(ring.max()) / float(inside) if inside > 0 else (0.0 if ring.max() == 0 else np.inf)
 
 
+def interior(scores, band=0.1):
+    """The map without its border band: a region with no image border in it (the control)."""
+    b = int(round(band * min(scores.shape)))
+    return scores[b:-b, b:-b]
+
+
 def test_border_does_not_light_up_on_a_constant_image():
     gray = np.full((300, 300), 128, np.uint8)
     paper = localize(gray, preset="paper", backbone="efficientnet_lite0")
     assert border_ratio(paper.scores) > 1.2  # the authors' zero-padded backbone: a band along the border
     own = localize(gray, backbone="efficientnet_lite0")  # default preset: own
-    assert own.meta["preset"] == "own" and own.meta["pad"] == 184  # half of the 355 px receptive field
+    assert own.meta["preset"] == "own" and own.meta["params"]["pad_mode"] == "circular"
+    assert own.meta["pad"] == 192  # half of the 355 px receptive field, rounded up to 32 px
     assert border_ratio(own.scores) <= 1.2 and own.image_score < paper.image_score
 
 
 def test_border_does_not_light_up_on_a_defect_free_image():
+    """Issue 12's criterion (band at most 1.2 x inside) on a defect-free embedded wood image.
+
+    Chosen because the criterion can hold on it: its control, the same rule on the map's
+    interior (no image border in it), is below 1.2. Not every defect-free embedded image
+    meets the criterion with ``own``: on the regular ones (tiles, woven) the seam where the
+    padding joins the image breaks their pattern and the band stays brighter
+    (``benchmarks/own_images_border.py`` and its section in ``benchmarks/README.md``).
+    """
     from fca_utils.datasets import open_dataset
 
     dataset = open_dataset("embedded")
     image = dataset.load(dataset.entries("wood", "good")[0]).image
     paper = localize(image, preset="paper", backbone="efficientnet_lite0")
     own = localize(image, backbone="efficientnet_lite0")
+    assert border_ratio(interior(own.scores)) <= 1.2  # reachable: the texture's own ratio
     assert border_ratio(paper.scores) > 1.2
     assert border_ratio(own.scores) <= 1.2
 

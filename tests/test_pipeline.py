@@ -164,3 +164,43 @@ def test_localize_on_cuda_equals_the_cpu(statistic):
     cpu = localize(img, preset="paper", backbone=BACKBONE, device="cpu", statistic=statistic)
     assert gpu.scores.shape == cpu.scores.shape
     assert np.abs(gpu.scores - cpu.scores).max() <= 1e-3 * np.abs(cpu.scores).max()
+
+
+def test_paper_presets_run_the_backbone_unpadded_and_own_pads_circularly():
+    for name, preset in PRESETS.items():
+        if name == "own":
+            assert (preset.pad, preset.pad_mode) == ("auto", "circular")
+            assert {"pad", "pad_mode"} <= set(preset.params())
+        else:  # as the authors run the backbone; parameters (and cache keys) as before padding existed
+            assert preset.pad == 0 and not {"pad", "pad_mode"} & set(preset.params())
+    img = texture(96)
+    assert localize(img, preset="paper", backbone=BACKBONE).meta["pad"] == 0
+
+
+def test_circular_padding_gives_the_features_of_the_periodic_continuation():
+    from fca_utils import features
+    from fca_utils.pipeline import padded_features
+
+    extractor = features.get_extractor(BACKBONE)
+    rng = np.random.default_rng(0)
+    period = torch.from_numpy(rng.random((1, 3, 32, 32), dtype=np.float32))
+    img = period.repeat(1, 1, 6, 6)  # 192 x 192, periodic
+    half = extractor.receptive_field // 2
+    feats = padded_features(extractor, img, "auto", "circular")
+    # the same texture continued far enough that the centre's cells see no zero padding
+    tiles = -(-half // 192)
+    big = img.repeat(1, 1, 2 * tiles + 1, 2 * tiles + 1)
+    cells = tiles * 192 // extractor.stride
+    h, w = extractor.output_size(192, 192)
+    expected = extractor(big)[0][:, cells : cells + h, cells : cells + w]
+    assert feats.shape == expected.shape
+    torch.testing.assert_close(feats, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    reflected = padded_features(extractor, img, "auto", "reflect")
+    assert not torch.allclose(reflected, expected, rtol=1e-2, atol=1e-2 * float(expected.abs().max()))
+
+
+def test_unknown_pad_mode_is_refused():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="unknown pad_mode 'wrap'; expected one of"):
+        localize(texture(96), preset=replace(PRESETS["own"], pad_mode="wrap"), backbone=BACKBONE)

@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one image: output PNG path (default: IMAGE_fca.png; the float map goes to the same "
                              "name .tiff); many images: output folder (default: fca_results)")
     parser.add_argument("--preset", default="own", choices=sorted(PRESETS),
-                        help="configuration (default: own, the paper's with reflection padding against border "
-                             "artifacts; paper: exactly as the authors run it)")
+                        help="configuration (default: own, the paper's with circular padding of the image "
+                             "against border artifacts; paper: exactly as the authors run it)")
     parser.add_argument("--backbone", default="auto",
                         help="feature extractor: auto (WideResNet-50-2 if its weights are available, "
                              "else efficientnet_lite0), wide_resnet50_2, efficientnet_lite0, vgg19, ...")
