@@ -1,16 +1,18 @@
-"""What the border cure of preset ``own`` (circular padding of the image, ``Preset.pad="auto"``,
-``Preset.pad_mode="circular"``) does, next to reflection padding and to no padding.
+"""What the border cure of preset ``own`` (the image padded before the backbone, ``Preset.pad="auto"``)
+does with each ``Preset.pad_mode`` (periodic, circular, reflect), next to no padding.
 
     python benchmarks/own_images_border.py
     python benchmarks/own_images_border.py --quick    # 2 defect-free images per class, 3 test images per class
 
-Prints, for preset ``paper`` (the authors' zero-padded backbone), ``own`` (circular
-padding) and ``own`` with ``pad_mode="reflect"``:
+Prints, for preset ``paper`` (the authors' zero-padded backbone) and ``own`` with each
+pad mode (the texture's own period, circular, reflection; which one is ``own``'s is printed):
 
 1. border ratios: the highest score in the border band (10 % of the smaller side) over
    the highest score inside, on a constant gray 300 x 300 image and on every
    defect-free test image of the embedded benchmark, each run as one's own image
-   (the preset as it is, T = 9); a ratio of 0/0 (a map that is zero everywhere) counts as 0.
+   (the preset as it is, T = 9); a ratio of 0/0 (a map that is zero everywhere) counts as 0;
+   with the shifts ``(ty, tx)`` that periodic padding chose (the image's side where it
+   found no period, which is circular padding);
    With them, a control: the same rule applied to the interior of each map (the map
    with the band cut off), a region with no image border in it, so the ratio its
    textures give without any border effect; and the ratios of a cure that was tried and
@@ -44,17 +46,15 @@ from fca_utils import features, localize  # noqa: E402
 from fca_utils.core.images import to_image_tensor  # noqa: E402
 from fca_utils.core.methods import PRESETS, preset_map  # noqa: E402
 from fca_utils.core.ops import resize  # noqa: E402
+from fca_utils.core.padding import periodic_pad  # noqa: E402
 from fca_utils.datasets import open_dataset  # noqa: E402
 from fca_utils.evaluation import metrics  # noqa: E402
 from fca_utils.evaluation.runs import configure, select_entries  # noqa: E402
-from fca_utils.pipeline import ALIGN  # noqa: E402
+from fca_utils.pipeline import ALIGN, PAD_MODES  # noqa: E402
 
-#: What is compared: label -> preset.
-VARIANTS = {
-    "paper": PRESETS["paper"],
-    "own": PRESETS["own"],
-    "reflect": replace(PRESETS["own"], name="own_reflect", pad_mode="reflect"),
-}
+#: What is compared: label -> preset (``own`` with each pad mode).
+VARIANTS = {"paper": PRESETS["paper"],
+            **{mode: replace(PRESETS["own"], name=f"own_{mode}", pad_mode=mode) for mode in PAD_MODES}}
 #: Image paddings of the rejected cure (FCA on the padded image's features).
 REJECTED = ("circular", "reflect")
 BAND = 0.1
@@ -117,20 +117,20 @@ def main() -> None:
     extractor, info = features.resolve_backbone("auto")
     print(f"backbone: {info}")
     print("variants: " + "; ".join(f"{k} = pad {v.pad!r}" + (f" {v.pad_mode}" if v.pad else "")
-                                   for k, v in VARIANTS.items()))
+                                   for k, v in VARIANTS.items()) + f"; preset own pads {PRESETS['own'].pad_mode}")
 
     print("\n1. border ratio (max in the 10 % border band / max inside), preset as run on one's own image")
     gray = np.full((300, 300), 128, np.uint8)
     for name in (extractor.name, "random_wrn50"):
         for label, preset in VARIANTS.items():
             r = localize(gray, preset=preset, backbone=extractor if name == extractor.name else name)
-            print(f"  constant gray 300x300, {name:18s} {label:7s}: image score {r.image_score:.3f}, "
+            print(f"  constant gray 300x300, {name:18s} {label:8s}: image score {r.image_score:.3f}, "
                   f"ratio {border_ratio(r.scores):.2f}, pad {r.meta['pad']} px")
     dataset = open_dataset("embedded")
     ratios = {k: [] for k in VARIANTS}
     controls = {k: [] for k in VARIANTS}
     rejected = {m: [] for m in REJECTED}
-    print(f"  {'defect-free image':18s} " + " ".join(f"{k:>8s}" for k in VARIANTS)
+    print(f"  {'defect-free image':18s} {'shifts':>9s} " + " ".join(f"{k:>8s}" for k in VARIANTS)
           + "   control: " + " ".join(f"{k:>8s}" for k in VARIANTS)
           + "   statistic on padding: " + " ".join(f"{m:>8s}" for m in REJECTED))
     for cls in dataset.classes:
@@ -138,16 +138,19 @@ def main() -> None:
         for entry in good:
             image = dataset.load(entry).image
             for label, preset in VARIANTS.items():
-                scores = localize(image, preset=preset, backbone=extractor).scores
-                ratios[label].append(border_ratio(scores))
-                controls[label].append(control_ratio(scores))
+                r = localize(image, preset=preset, backbone=extractor)
+                ratios[label].append(border_ratio(r.scores))
+                controls[label].append(control_ratio(r.scores))
+                if label == "periodic":
+                    shifts = periodic_pad(to_image_tensor(image), r.meta["pad"])[1]
             for mode in REJECTED:
                 rejected[mode].append(border_ratio(statistic_on_padding(image, extractor, mode)))
-            print(f"  {cls + '/' + entry.image_path.name:18s} " + " ".join(f"{ratios[k][-1]:8.2f}" for k in VARIANTS)
+            print(f"  {cls + '/' + entry.image_path.name:18s} {'%d,%d' % shifts:>9s} "
+                  + " ".join(f"{ratios[k][-1]:8.2f}" for k in VARIANTS)
                   + "            " + " ".join(f"{controls[k][-1]:8.2f}" for k in VARIANTS)
                   + "                         " + " ".join(f"{rejected[m][-1]:8.2f}" for m in REJECTED), flush=True)
     for label in VARIANTS:
-        print(f"  {len(ratios[label])} defect-free embedded images, {extractor.name} {label:7s}: ratio "
+        print(f"  {len(ratios[label])} defect-free embedded images, {extractor.name} {label:8s}: ratio "
               f"{summary(ratios[label])}; control {summary(controls[label])}")
     for mode in REJECTED:
         print(f"  {len(rejected[mode])} defect-free embedded images, {extractor.name} statistic on the "

@@ -25,6 +25,7 @@ from .core.images import ImageReadError, load_image, to_image_tensor
 from .core.io import progress_bar
 from .core.methods import PRESETS, Preset, preset_map
 from .core.ops import clock, gaussian_blur, resize
+from .core.padding import periodic_pad
 
 __all__ = ["LocalizationResult", "localize", "padded_features", "PAD_MODES", "ImageOutcome",
            "IMAGE_SUFFIXES", "find_images", "localize_many"]
@@ -83,7 +84,7 @@ def localize(
     ----------
     image : path, PIL.Image, numpy (H, W) / (H, W, 3|4) uint8, uint16 or float in [0, 1],
         or torch (3, H, W) float in [0, 1]
-    preset : "own" (default: "paper" with the image padded circularly before the backbone, so
+    preset : "own" (default: "paper" with the image padded with its own texture before the backbone, so
         that the network's zero padding is not scored as a defect along the border), "paper"
         (full resolution, T=9, exactly as the authors run it), "paper320", "paper320_knn", "aota" or a Preset
     backbone : feature extractor name or object, or "auto" (WideResNet-50-2 if its
@@ -170,8 +171,9 @@ TILE_SIDE = 1024
 #: Pixels that paddings and tiles are multiples of: a multiple of the stride of every
 #: stage of the backbones here (32 at most).
 ALIGN = 32
-#: Values of ``Preset.pad_mode`` (modes of ``torch.nn.functional.pad``).
-PAD_MODES = ("circular", "reflect")
+#: Values of ``Preset.pad_mode``: the texture's own period (:func:`fca_utils.core.padding.periodic_pad`),
+#: and two modes of ``torch.nn.functional.pad``.
+PAD_MODES = ("periodic", "circular", "reflect")
 
 
 def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") -> torch.Tensor:
@@ -181,14 +183,17 @@ def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") 
     Images above :data:`TILE_PIXELS` are computed in tiles (:func:`tiled_features`).
 
     With ``mode="circular"`` and a padding of at least half the receptive field, these
-    are the features of the image's periodic continuation (the image tiled in every
-    direction) on the image's own cells."""
+    are the features of the image tiled in every direction on the image's own cells;
+    ``mode="periodic"`` tiles it with the texture's own period where it has one."""
     size = img.shape[-2:]
     pad = _pad_pixels(pad, extractor, size)
     if pad:
         if mode not in PAD_MODES:
             raise ValueError(f"unknown pad_mode {mode!r}; expected one of {list(PAD_MODES)}")
-        img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode=mode)
+        if mode == "periodic":
+            img, _ = periodic_pad(img, pad)
+        else:
+            img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode=mode)
     if img.shape[-2] * img.shape[-1] > TILE_PIXELS:
         feats = tiled_features(extractor, img)
     else:

@@ -271,7 +271,7 @@ def test_border_does_not_light_up_on_a_constant_image():
     paper = localize(gray, preset="paper", backbone="efficientnet_lite0")
     assert border_ratio(paper.scores) > 1.2  # the authors' zero-padded backbone: a band along the border
     own = localize(gray, backbone="efficientnet_lite0")  # default preset: own
-    assert own.meta["preset"] == "own" and own.meta["params"]["pad_mode"] == "circular"
+    assert own.meta["preset"] == "own" and own.meta["params"]["pad_mode"] == "periodic"
     assert own.meta["pad"] == 192  # half of the 355 px receptive field, rounded up to 32 px
     assert border_ratio(own.scores) <= 1.2 and own.image_score < paper.image_score
 
@@ -281,8 +281,8 @@ def test_border_does_not_light_up_on_a_defect_free_image():
 
     Chosen because the criterion can hold on it: its control, the same rule on the map's
     interior (no image border in it), is below 1.2. Not every defect-free embedded image
-    meets the criterion with ``own``: on the regular ones (tiles, woven) the seam where the
-    padding joins the image breaks their pattern and the band stays brighter
+    meets the criterion with ``own``: on ``tiles`` and one ``woven`` image the band stays
+    brighter although the padding continues their period
     (``benchmarks/own_images_border.py`` and its section in ``benchmarks/README.md``).
     """
     from fca_utils.datasets import open_dataset

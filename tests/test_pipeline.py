@@ -166,10 +166,10 @@ def test_localize_on_cuda_equals_the_cpu(statistic):
     assert np.abs(gpu.scores - cpu.scores).max() <= 1e-3 * np.abs(cpu.scores).max()
 
 
-def test_paper_presets_run_the_backbone_unpadded_and_own_pads_circularly():
+def test_paper_presets_run_the_backbone_unpadded_and_own_pads_periodically():
     for name, preset in PRESETS.items():
         if name == "own":
-            assert (preset.pad, preset.pad_mode) == ("auto", "circular")
+            assert (preset.pad, preset.pad_mode) == ("auto", "periodic")
             assert {"pad", "pad_mode"} <= set(preset.params())
         else:  # as the authors run the backbone; parameters (and cache keys) as before padding existed
             assert preset.pad == 0 and not {"pad", "pad_mode"} & set(preset.params())
@@ -204,3 +204,30 @@ def test_unknown_pad_mode_is_refused():
 
     with pytest.raises(ValueError, match="unknown pad_mode 'wrap'; expected one of"):
         localize(texture(96), preset=replace(PRESETS["own"], pad_mode="wrap"), backbone=BACKBONE)
+
+
+def test_periodic_padding_continues_a_texture_whose_period_does_not_divide_the_side():
+    """The features of an image whose period (40 px) does not divide its side (272 px), padded
+    with ``pad_mode="periodic"``, are those of the same texture continued indefinitely; wrapping
+    the image around (circular) puts a seam in the frame and gives other features."""
+    from fca_utils import features
+    from fca_utils.pipeline import padded_features
+
+    extractor = features.get_extractor(BACKBONE)
+    tile = torch.from_numpy(np.random.default_rng(0).random((3, 40, 40), dtype=np.float32))
+
+    def texture_over(start, size):
+        idx = torch.arange(start, start + size) % 40
+        return tile[:, idx][:, :, idx][None]
+
+    img = texture_over(0, 272)
+    margin = 224  # a multiple of 32 beyond half the receptive field, so that the grids align
+    big = texture_over(-margin, 272 + 2 * margin)
+    cells = margin // extractor.stride
+    h, w = extractor.output_size(272, 272)
+    expected = extractor(big)[0][:, cells : cells + h, cells : cells + w]
+    scale = float(expected.abs().max())
+    periodic = padded_features(extractor, img, "auto", "periodic")
+    torch.testing.assert_close(periodic, expected, rtol=1e-4, atol=1e-4 * scale)
+    circular = padded_features(extractor, img, "auto", "circular")
+    assert not torch.allclose(circular, expected, rtol=1e-2, atol=1e-2 * scale)

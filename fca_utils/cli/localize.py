@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one image: output PNG path (default: IMAGE_fca.png; the float map goes to the same "
                              "name .tiff); many images: output folder (default: fca_results)")
     parser.add_argument("--preset", default="own", choices=sorted(PRESETS),
-                        help="configuration (default: own, the paper's with circular padding of the image "
+                        help="configuration (default: own, the paper's with the image padded with its own texture "
                              "against border artifacts; paper: exactly as the authors run it)")
     parser.add_argument("--backbone", default="auto",
                         help="feature extractor: auto (WideResNet-50-2 if its weights are available, "

@@ -16,11 +16,11 @@ paper           full resolution  9   median    FCA (sigma_p=3, sigma_s=1)
 paper320        320 x 320        3   median    FCA
 paper320_knn    320 x 320        3   k-NN      FCA
 aota            320 x 320        3   k-NN      local mean (Aota et al.)
-own             full resolution  9   median    FCA, image padded circularly (``pad="auto"``)
+own             full resolution  9   median    FCA, image padded with itself (``pad="auto"``)
 ============== ================ === ========= ===================================
 
-``own`` is ours, not the paper's: ``paper`` plus circular padding of the image before
-the backbone (see ``Preset.pad`` and ``Preset.pad_mode``), the default of :func:`fca_utils.localize` and
+``own`` is ours, not the paper's: ``paper`` plus a padding of the image with its own texture
+before the backbone (see ``Preset.pad`` and ``Preset.pad_mode``), the default of :func:`fca_utils.localize` and
 ``fca-localize`` for one's own images. The ``paper*`` presets run the backbone as the
 authors do, and every experiment uses them.
 
@@ -195,28 +195,30 @@ class Preset:
     pad : int or "auto"
         Pixels of padding added to each side of the image before the feature extractor
         (``pad_mode`` says how), whose features are then cropped back to the image
-        (rounded up to a multiple of the extractor's stride, and kept below the image's
-        smaller side); ``"auto"``: half the extractor's receptive field, so that no
+        (rounded up to a multiple of 32 pixels, and kept below the image's smaller side); ``"auto"``: half the extractor's receptive field, so that no
         feature of the image sees the network's zero padding. 0 (every ``paper*``
         preset): none, as the authors run the backbone, whose convolutions zero-pad the
         image and so see a dark frame around it, which lights up a band along the
         border of the map. Preset ``own`` (``"auto"``) is :func:`fca_utils.localize`'s
         default for one's own images.
-    pad_mode : "circular" or "reflect"
-        How ``pad`` fills the frame (``torch.nn.functional.pad``'s modes); unused when
-        ``pad`` is 0. ``own`` pads circularly, the image wrapping around: the features
-        along the border then see texture in its own orientation across a seam, where a
-        mirror shows them the texture flipped, which the backbone's oriented filters
-        take for a change of texture. On the defect-free images of the embedded benchmark
-        circular padding left fewer images with a bright band than reflection (the band's
-        highest score over the highest inside, issue 12's criterion of 1.2), and scored
-        the higher AU-PRO on its test images; ``benchmarks/own_images_border.py`` prints
-        both. Neither removes the seam, so regular textures whose pattern breaks at the
-        image's edge keep a brighter band. The statistic's own reflection of the features
-        by T // 2 (the authors' way) is kept: computing it on the padded image's features
-        instead (the benchmark's rejected cure) put the seam inside the windows, which
-        removed the band of a texture that tiles seamlessly but brightened it on the
-        others, and with a mirror on nearly every image.
+    pad_mode : "periodic", "circular" or "reflect"
+        How ``pad`` fills the frame; unused when ``pad`` is 0. ``"periodic"``: the image
+        translated by the shift at which it best matches itself, a whole number of periods
+        on a regular texture, the image's side (circular) otherwise
+        (:func:`fca_utils.core.padding.periodic_pad`); ``"circular"``: the image wrapped
+        around; ``"reflect"``: mirrored (``torch.nn.functional.pad``'s modes). ``own`` pads
+        periodically. A mirror shows the backbone's oriented filters the texture flipped,
+        which they take for a change of texture; wrapping around keeps the orientation but,
+        on a regular texture whose period does not divide the image's side, meets the image
+        out of phase, a seam the features along the border see; the periodic shift removes
+        that seam where the texture has a period. On the defect-free images of the embedded
+        benchmark periodic padding left the fewest images with a bright band (the band's
+        highest score over the highest inside, issue 12's criterion of 1.2) and the same
+        AU-PRO as circular padding; ``benchmarks/own_images_border.py`` prints all three.
+        The statistic's own reflection of the features by T // 2 (the authors' way) is
+        kept: computing it on the padded image's features instead (the benchmark's rejected
+        cure) put the frame's seams inside the windows, which removed the band of some
+        textures but brightened it on others.
     """
 
     name: str
@@ -252,7 +254,7 @@ PRESETS: dict[str, Preset] = {
     "paper320": Preset("paper320", 320, 3),
     "paper320_knn": Preset("paper320_knn", 320, 3, reference="knn"),
     "aota": Preset("aota", 320, 3, statistic="aota", reference="knn", output_blur=4.0),
-    "own": Preset("own", None, 9, pad="auto", pad_mode="circular"),
+    "own": Preset("own", None, 9, pad="auto", pad_mode="periodic"),
 }
 
 

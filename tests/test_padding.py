@@ -1,0 +1,66 @@
+"""Padding an image with its own texture (fca_utils.core.padding, preset own's frame)."""
+import numpy as np
+import pytest
+import torch
+
+from fca_utils.core.padding import continuation_shift, periodic_pad, shift_correlation
+
+
+def literal_correlation(gray: np.ndarray, axis: int) -> np.ndarray:
+    """Pearson's correlation of the overlapping parts, one lag at a time."""
+    g = gray if axis == 1 else gray.T
+    n = g.shape[1]
+    out = np.zeros(n)
+    for s in range(n):
+        a, b = g[:, : n - s].ravel(), g[:, s:].ravel()
+        if a.std() > 0 and b.std() > 0:
+            out[s] = np.corrcoef(a, b)[0, 1]
+    return out
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_shift_correlation_equals_the_literal_one(axis):
+    gray = np.random.default_rng(axis).random((7, 11))
+    gray[:, 3] += 2  # a structure, so that some lags correlate
+    got = shift_correlation(torch.from_numpy(gray), axis).numpy()
+    np.testing.assert_allclose(got, literal_correlation(gray, axis), atol=1e-9)
+
+
+def periodic_image(height, width, py, px, seed=0):
+    tile = torch.from_numpy(np.random.default_rng(seed).random((3, py, px))).float()
+    y, x = torch.arange(height) % py, torch.arange(width) % px
+    return tile[:, y][:, :, x][None], tile
+
+
+def test_a_periodic_texture_is_continued_without_a_seam():
+    img, tile = periodic_image(150, 170, 23, 37)  # neither period divides its side
+    pad = 40
+    out, (ty, tx) = periodic_pad(img, pad)
+    assert ty % 23 == 0 and tx % 37 == 0 and (ty, tx) != (150, 170)
+    y, x = (torch.arange(150 + 2 * pad) - pad) % 23, (torch.arange(170 + 2 * pad) - pad) % 37
+    assert torch.equal(out, tile[:, y][:, :, x][None])  # the texture's own continuation, exactly
+    assert not torch.equal(out, torch.nn.functional.pad(img, (pad,) * 4, mode="circular"))
+
+
+def test_a_texture_without_a_period_is_padded_circularly():
+    img = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(1))
+    out, shifts = periodic_pad(img, 24)
+    assert shifts == (64, 80)
+    assert torch.equal(out, torch.nn.functional.pad(img, (24,) * 4, mode="circular"))
+
+
+def test_constant_image_and_edge_cases():
+    img = torch.full((1, 3, 40, 50), 0.3)
+    out, shifts = periodic_pad(img, 16)
+    assert shifts == (40, 50) and out.shape == (1, 3, 72, 82) and bool((out == 0.3).all())
+    assert periodic_pad(img, 0)[0] is img
+    with pytest.raises(ValueError, match="pad must be from 0 to the smaller image side"):
+        periodic_pad(img, 41)
+
+
+def test_a_shift_shorter_than_the_padding_falls_back_to_the_side():
+    gray = periodic_image(64, 64, 8, 20)[0][0].mean(0)
+    assert continuation_shift(gray, 1, pad=10) % 20 == 0  # whole periods
+    assert continuation_shift(gray, 1, pad=30) == 40  # the one whole period from 30 to 56
+    # shifts from 57 on leave less than 1/8 of the side to compare: circular
+    assert continuation_shift(gray, 1, pad=57) == 64
