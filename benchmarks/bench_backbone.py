@@ -135,7 +135,7 @@ def main() -> None:
         base.channels_last = False
         ref = base(img)[0]
         ref_map = preset_map(ref, PRESETS["paper"])
-        ref_s = _best(lambda: base(img))
+        ref_s = _best(lambda base=base: base(img))
         variants = {"float32": (base, "")}
         cl = copy.deepcopy(base)
         cl.channels_last = True

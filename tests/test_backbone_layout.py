@@ -29,7 +29,7 @@ def test_channels_last_is_the_cpu_default_and_equals_the_plain_layout(name, imag
     assert extractor.channels_last
     fast = extractor(image)
     assert fast.is_contiguous()  # callers get the ordinary layout back
-    weights = [p for p in vars(extractor).values() if isinstance(p, torch.nn.Module)][0]
+    weights = next(p for p in vars(extractor).values() if isinstance(p, torch.nn.Module))
     conv = next(m for m in weights.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
 

@@ -98,11 +98,11 @@ def periodic_pad(img: torch.Tensor, pad: int, min_correlation: float = MIN_CORRE
     height, width = img.shape[-2:]
     if not 0 <= pad <= min(height, width):
         raise ValueError(f"pad must be from 0 to the smaller image side ({min(height, width)}), got {pad}")
+    if not pad:
+        return img, (height, width)
     gray = img[0].mean(dim=0)
     tx = continuation_shift(gray, 1, pad, min_correlation)
     ty = continuation_shift(gray, 0, pad, min_correlation)
-    if not pad:
-        return img, (ty, tx)
     wide = torch.cat([img[..., tx - pad : tx], img, img[..., width - tx : width - tx + pad]], dim=-1)
     out = torch.cat([wide[..., ty - pad : ty, :], wide, wide[..., height - ty : height - ty + pad, :]], dim=-2)
     return out, (ty, tx)
