@@ -128,11 +128,12 @@ class Extractor:
     min_size = 1
     receptive_field: int | None = None
     channels_last_on_cpu = False
+    channels_last = False  # set per instance by __init__
+    _module_format = torch.contiguous_format  # the layout the modules are in
 
     def __init__(self, device=None):
         self.device = as_device(device)
         self.channels_last = self.channels_last_on_cpu and self.device.type == "cpu"
-        self._module_format = torch.contiguous_format  # the layout modules are built in
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Features of one image.
