@@ -120,11 +120,15 @@ def localize(
     extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights_file=weights)
     _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = tick()
-    feats = padded_features(extractor, img, preset.pad, preset.pad_mode)
+    margin = preset.patch_size // 2 if preset.pad_mode == "periodic" else 0
+    feats = padded_features(extractor, img, preset.pad, preset.pad_mode, margin=margin)
     seconds["features"] = tick() - t0
 
     t0 = tick()
     fmap = preset_map(feats, preset)
+    h, w = extractor.output_size(*img.shape[-2:])
+    kept = (feats.shape[-2] - h) // 2  # frame cells the statistic saw (padded_features' margin)
+    fmap, feats = fmap[kept : kept + h, kept : kept + w], feats[:, kept : kept + h, kept : kept + w]
     seconds["statistic"] = tick() - t0
 
     work_size = img.shape[-2:]
@@ -140,16 +144,17 @@ def localize(
         "params": preset.params(),
         "device": str(device),
         "feature_shape": tuple(feats.shape),
-        "pad": _pad_pixels(preset.pad, extractor, img.shape[-2:]),
+        "pad": _pad_pixels(preset.pad, extractor, img.shape[-2:], margin),
+        "statistic_margin": kept,
         "seconds": seconds,
     }
     return LocalizationResult(scores_np, float(scores_np.max()), fmap.float().cpu().numpy(), meta)
 
 
-def _pad_pixels(pad, extractor, size) -> int:
+def _pad_pixels(pad, extractor, size, margin: int = 0) -> int:
     """The padding actually applied for ``Preset.pad``: ``"auto"`` is half the extractor's
-    receptive field (so that no output cell of the image sees the network's zero padding),
-    a number is taken as given; either is rounded up to a multiple of :data:`ALIGN`, then
+    receptive field plus ``margin`` feature cells (so that no output cell of the image, nor
+    of the margin, sees the network's zero padding), a number is taken as given; either is rounded up to a multiple of :data:`ALIGN`, then
     down to stay below the smaller image side (reflection cannot reach further, and a
     circular frame wider than the image would repeat it). A multiple of :data:`ALIGN`
     keeps every stage's grid where it is on the unpadded image: a padding that is a
@@ -157,7 +162,7 @@ def _pad_pixels(pad, extractor, size) -> int:
     stages (and the "same" padding of EfficientNet, which depends on each stage's size)
     against the output cells, so the cropped features would not be those of the image."""
     if pad == "auto":
-        pad = (getattr(extractor, "receptive_field", None) or 1) // 2
+        pad = (getattr(extractor, "receptive_field", None) or 1) // 2 + margin * extractor.stride
     pad = -(-int(pad) // ALIGN) * ALIGN
     return max(0, min(pad, (min(size) - 1) // ALIGN * ALIGN))
 
@@ -176,7 +181,7 @@ ALIGN = 32
 PAD_MODES = ("periodic", "circular", "reflect")
 
 
-def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") -> torch.Tensor:
+def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect", margin: int = 0) -> torch.Tensor:
     """``(C, h, w)`` features of a ``(1, 3, H, W)`` image; with ``pad`` (``Preset.pad``),
     of the image padded in ``mode`` (:data:`PAD_MODES`, ``Preset.pad_mode``) by
     :func:`_pad_pixels` pixels, cropped back to the ``h x w`` cells of the image itself.
@@ -184,14 +189,24 @@ def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") 
 
     With ``mode="circular"`` and a padding of at least half the receptive field, these
     are the features of the image tiled in every direction on the image's own cells;
-    ``mode="periodic"`` tiles it with the texture's own period where it has one."""
+    ``mode="periodic"`` tiles it with the texture's own period where it has one. There,
+    when :func:`fca_utils.core.padding.periodic_pad` found a period along both axes (the
+    frame continues the texture without a seam), ``margin`` cells of the frame are kept on
+    every side, ``(C, h + 2 margin, w + 2 margin)``: the windows of the statistic at the
+    image's edge then hold the texture's continuation instead of the statistic's own
+    mirror of the features, which breaks a regular pattern as a mirror does (preset
+    ``own``, ``Preset.pad_mode``). Otherwise, and in the other modes, no margin is kept;
+    the caller reads it from the shape."""
     size = img.shape[-2:]
-    pad = _pad_pixels(pad, extractor, size)
+    pad = _pad_pixels(pad, extractor, size, margin if mode == "periodic" else 0)
+    kept = 0
     if pad:
         if mode not in PAD_MODES:
             raise ValueError(f"unknown pad_mode {mode!r}; expected one of {list(PAD_MODES)}")
         if mode == "periodic":
-            img, _ = periodic_pad(img, pad)
+            img, shifts = periodic_pad(img, pad)
+            if shifts[0] < size[0] and shifts[1] < size[1]:
+                kept = min(int(margin), pad // extractor.stride)
         else:
             img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode=mode)
     if img.shape[-2] * img.shape[-1] > TILE_PIXELS:
@@ -201,8 +216,8 @@ def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect") 
     if not pad:
         return feats
     h, w = extractor.output_size(*size)
-    cells = pad // extractor.stride
-    return feats[:, cells : cells + h, cells : cells + w]
+    cells = pad // extractor.stride - kept
+    return feats[:, cells : cells + h + 2 * kept, cells : cells + w + 2 * kept]
 
 
 def _tile_end(start: int, end: int, size: int, align: int) -> int:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from fca_utils.core.padding import continuation_shift, periodic_pad, shift_correlation
+from fca_utils.core.padding import best_shift, continuation_shift, periodic_pad, shift_correlation
 
 
 def literal_correlation(gray: np.ndarray, axis: int) -> np.ndarray:
@@ -64,3 +64,15 @@ def test_a_shift_shorter_than_the_padding_falls_back_to_the_side():
     assert continuation_shift(gray, 1, pad=30) == 40  # the one whole period from 30 to 56
     # shifts from 57 on leave less than 1/8 of the side to compare: circular
     assert continuation_shift(gray, 1, pad=57) == 64
+
+
+def test_only_a_peak_of_the_correlation_counts_as_a_period():
+    n = 100
+    rising = torch.linspace(0.0, 0.9, n, dtype=torch.float64)  # still rising at the end of the range
+    assert best_shift(rising, 20, 80) == n
+    peaked = rising.clone()
+    peaked[40] = 0.95  # a peak inside the range
+    assert best_shift(peaked, 20, 80) == 40
+    assert best_shift(peaked, 20, 80, min_correlation=0.96) == n  # too weak a match
+    flat = torch.full((n,), 0.8, dtype=torch.float64)  # every shift matches (a texture constant along the axis)
+    assert best_shift(flat, 20, 80) == 20

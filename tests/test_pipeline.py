@@ -207,7 +207,7 @@ def test_unknown_pad_mode_is_refused():
 
 
 def test_periodic_padding_continues_a_texture_whose_period_does_not_divide_the_side():
-    """The features of an image whose period (40 px) does not divide its side (272 px), padded
+    """The features of an image whose period (40 px) does not divide its side (352 px), padded
     with ``pad_mode="periodic"``, are those of the same texture continued indefinitely; wrapping
     the image around (circular) puts a seam in the frame and gives other features."""
     from fca_utils import features
@@ -220,14 +220,32 @@ def test_periodic_padding_continues_a_texture_whose_period_does_not_divide_the_s
         idx = torch.arange(start, start + size) % 40
         return tile[:, idx][:, :, idx][None]
 
-    img = texture_over(0, 272)
+    img = texture_over(0, 352)
     margin = 224  # a multiple of 32 beyond half the receptive field, so that the grids align
-    big = texture_over(-margin, 272 + 2 * margin)
+    big = texture_over(-margin, 352 + 2 * margin)
     cells = margin // extractor.stride
-    h, w = extractor.output_size(272, 272)
+    h, w = extractor.output_size(352, 352)
     expected = extractor(big)[0][:, cells : cells + h, cells : cells + w]
     scale = float(expected.abs().max())
     periodic = padded_features(extractor, img, "auto", "periodic")
     torch.testing.assert_close(periodic, expected, rtol=1e-4, atol=1e-4 * scale)
     circular = padded_features(extractor, img, "auto", "circular")
     assert not torch.allclose(circular, expected, rtol=1e-2, atol=1e-2 * scale)
+    # with a margin for the statistic: the frame's cells are the continued texture's too
+    wide = padded_features(extractor, img, "auto", "periodic", margin=4)
+    around = extractor(big)[0][:, cells - 4 : cells + h + 4, cells - 4 : cells + w + 4]
+    torch.testing.assert_close(wide, around, rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_the_statistic_sees_the_frame_only_where_it_continues_the_texture():
+    from fca_utils import features
+    from fca_utils.pipeline import padded_features
+
+    extractor = features.get_extractor(BACKBONE)
+    noise = torch.rand(1, 3, 272, 272, generator=torch.Generator().manual_seed(0))  # no period: circular frame
+    h, w = extractor.output_size(272, 272)
+    assert padded_features(extractor, noise, "auto", "periodic", margin=4).shape[-2:] == (h, w)
+    assert padded_features(extractor, noise, "auto", "circular", margin=4).shape[-2:] == (h, w)
+    img = torch.from_numpy(texture(272))[None].permute(0, 3, 1, 2)
+    r = localize(img[0], backbone=BACKBONE)  # own: periodic; the smoothed noise has no period either
+    assert r.meta["statistic_margin"] == 0 and r.scores.shape == (272, 272)

@@ -211,14 +211,16 @@ class Preset:
         which they take for a change of texture; wrapping around keeps the orientation but,
         on a regular texture whose period does not divide the image's side, meets the image
         out of phase, a seam the features along the border see; the periodic shift removes
-        that seam where the texture has a period. On the defect-free images of the embedded
-        benchmark periodic padding left the fewest images with a bright band (the band's
-        highest score over the highest inside, issue 12's criterion of 1.2) and the same
-        AU-PRO as circular padding; ``benchmarks/own_images_border.py`` prints all three.
-        The statistic's own reflection of the features by T // 2 (the authors' way) is
-        kept: computing it on the padded image's features instead (the benchmark's rejected
-        cure) put the frame's seams inside the windows, which removed the band of some
-        textures but brightened it on others.
+        that seam where the texture has a period. Where it found one along both axes, the
+        frame continues the texture without a seam, and the statistic also sees T // 2 cells
+        of it (the padding grows by as much) instead of reflecting the features by T // 2 at
+        the map's edge (the authors' way, kept everywhere else): that mirror breaks a
+        regular pattern inside the windows at the edge as a mirrored image does. Where the
+        frame has a seam (circular), the mirror is the better of the two, as the benchmark
+        showed. On the defect-free images of the embedded benchmark this left the fewest
+        images with a bright band (the band's highest score over the highest inside, issue
+        12's criterion of 1.2) and about the AU-PRO of circular padding;
+        ``benchmarks/own_images_border.py`` prints all three modes.
     """
 
     name: str

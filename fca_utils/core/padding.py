@@ -11,9 +11,9 @@ a seam that the features near the edge see as a defect (the phase defects of not
 :func:`periodic_pad` fills the frame with the image translated by the shift at which it best
 matches itself (the normalized cross-correlation :func:`shift_correlation`): for a regular
 texture, a whole number of its periods, so the copy meets the image in phase. When no shift
-long enough to fill the frame matches well (correlation below ``min_correlation``: a
-stochastic texture, or a period too long for the image) the shift is the image's side,
-which is circular padding. Written here because no image library pads by a
+long enough to fill the frame is a period (:func:`best_shift`: a stochastic texture, one that
+varies slowly along the axis, or a period too long for the image) the shift is the image's
+side, which is circular padding. Written here because no image library pads by a
 texture's period; the correlations use :mod:`torch.fft`.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ import math
 
 import torch
 
-__all__ = ["MIN_CORRELATION", "MIN_OVERLAP", "shift_correlation", "continuation_shift", "periodic_pad"]
+__all__ = ["MIN_CORRELATION", "MIN_OVERLAP", "shift_correlation", "continuation_shift", "best_shift",
+           "periodic_pad"]
 
 #: Smallest correlation of the image with its shifted self at which the texture counts as
 #: periodic at that lag; below it :func:`continuation_shift` falls back to the side (circular).
@@ -68,20 +69,34 @@ def shift_correlation(gray: torch.Tensor, axis: int) -> torch.Tensor:
 def continuation_shift(gray: torch.Tensor, axis: int, pad: int, min_correlation: float = MIN_CORRELATION) -> int:
     """The translation, in pixels along ``axis``, whose copy continues the texture across the edge.
 
-    The shift ``s`` with the largest :func:`shift_correlation` among those that can fill a
-    frame of ``pad`` pixels from inside the image (``s >= pad``) and leave an overlap of at
+    :func:`best_shift` of the image's :func:`shift_correlation` among the shifts that can fill
+    a frame of ``pad`` pixels from inside the image (``s >= pad``) and leave an overlap of at
     least :data:`MIN_OVERLAP` of the side ``n`` to measure it on; ``n`` (circular padding)
-    when no such shift exists or the best correlation is below ``min_correlation``. A
-    periodic texture correlates fully at every multiple of its period, and the best of
-    them is the one whose rounding to whole pixels is closest.
+    when there is none.
     """
     n = gray.shape[axis]
     lo, hi = max(int(pad), 1), n - max(1, math.ceil(n * MIN_OVERLAP))
     if hi < lo:
         return n
-    r = shift_correlation(gray, axis)[lo : hi + 1]
-    best = int(torch.argmax(r))
-    return lo + best if float(r[best]) >= min_correlation else n
+    return best_shift(shift_correlation(gray, axis), lo, hi, min_correlation)
+
+
+def best_shift(correlation: torch.Tensor, lo: int, hi: int, min_correlation: float = MIN_CORRELATION) -> int:
+    """The shift from ``lo`` to ``hi`` with the largest ``correlation`` if it is a period, else the side.
+
+    ``correlation[s]`` for every shift ``s`` of a side ``n = len(correlation)``. A periodic
+    texture correlates fully at every multiple of its period, and the best of them is the one
+    whose rounding to whole pixels is closest. The best counts as a period when its
+    correlation reaches ``min_correlation`` and it is a peak: no larger than its neighbours,
+    the shifts one pixel shorter and longer. A correlation still rising at the end of the
+    range is no period but a texture that varies slowly along the axis (wood's grain, a
+    gradient), and gives ``n``, circular padding.
+    """
+    n = len(correlation)
+    best = lo + int(torch.argmax(correlation[lo : hi + 1]))
+    value = float(correlation[best])
+    neighbours = [float(correlation[s]) for s in (best - 1, best + 1) if 0 <= s < n]
+    return best if value >= min_correlation and all(value >= v for v in neighbours) else n
 
 
 def periodic_pad(img: torch.Tensor, pad: int, min_correlation: float = MIN_CORRELATION
