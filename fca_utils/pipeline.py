@@ -154,10 +154,10 @@ def localize(
 def _pad_pixels(pad, extractor, size, margin: int = 0) -> int:
     """The padding actually applied for ``Preset.pad``: ``"auto"`` is half the extractor's
     receptive field plus ``margin`` feature cells (so that no output cell of the image, nor
-    of the margin, sees the network's zero padding), a number is taken as given; either is rounded up to a multiple of :data:`ALIGN`, then
-    down to stay below the smaller image side (reflection cannot reach further, and a
-    circular frame wider than the image would repeat it). A multiple of :data:`ALIGN`
-    keeps every stage's grid where it is on the unpadded image: a padding that is a
+    of the margin, sees the network's zero padding), a number is taken as given; either is
+    rounded up to a multiple of :data:`ALIGN`, then down to stay below the smaller image
+    side (reflection cannot reach further, and a circular frame wider than the image would
+    repeat it). A multiple of :data:`ALIGN` keeps every stage's grid where it is on the unpadded image: a padding that is a
     multiple of the output stride only would shift the grids of the deeper, coarser
     stages (and the "same" padding of EfficientNet, which depends on each stage's size)
     against the output cells, so the cropped features would not be those of the image."""
