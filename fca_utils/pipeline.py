@@ -181,7 +181,8 @@ ALIGN = 32
 PAD_MODES = ("periodic", "circular", "reflect")
 
 
-def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect", margin: int = 0) -> torch.Tensor:
+def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect", margin: int = 0,
+                    shifts: tuple[int, int] | None = None) -> torch.Tensor:
     """``(C, h, w)`` features of a ``(1, 3, H, W)`` image; with ``pad`` (``Preset.pad``),
     of the image padded in ``mode`` (:data:`PAD_MODES`, ``Preset.pad_mode``) by
     :func:`_pad_pixels` pixels, cropped back to the ``h x w`` cells of the image itself.
@@ -196,7 +197,8 @@ def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect", 
     image's edge then hold the texture's continuation instead of the statistic's own
     mirror of the features, which breaks a regular pattern as a mirror does (preset
     ``own``, ``Preset.pad_mode``). Otherwise, and in the other modes, no margin is kept;
-    the caller reads it from the shape."""
+    the caller reads it from the shape. ``shifts`` fixes the periodic frame's translations
+    (``periodic_pad``'s argument of that name), to compare frames."""
     size = img.shape[-2:]
     pad = _pad_pixels(pad, extractor, size, margin if mode == "periodic" else 0)
     kept = 0
@@ -204,7 +206,7 @@ def padded_features(extractor, img: torch.Tensor, pad=0, mode: str = "reflect", 
         if mode not in PAD_MODES:
             raise ValueError(f"unknown pad_mode {mode!r}; expected one of {list(PAD_MODES)}")
         if mode == "periodic":
-            img, shifts = periodic_pad(img, pad)
+            img, shifts = periodic_pad(img, pad, shifts=shifts)
             if shifts[0] < size[0] and shifts[1] < size[1]:
                 kept = min(int(margin), pad // extractor.stride)
         else:

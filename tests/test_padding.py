@@ -49,6 +49,25 @@ def test_a_texture_without_a_period_is_padded_circularly():
     assert torch.equal(out, torch.nn.functional.pad(img, (24,) * 4, mode="circular"))
 
 
+def test_given_shifts_frame_the_image_with_those_translations():
+    img = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(2))
+    pad, (ty, tx) = 24, (30, 45)
+    out, shifts = periodic_pad(img, pad, shifts=(ty, tx))
+    assert shifts == (ty, tx)
+
+    def source(i, n, shift):  # the pixel of the image that the padded line i shows, literally
+        i -= pad
+        return i + shift if i < 0 else i - shift if i >= n else i
+
+    literal = torch.stack([torch.stack([img[0, :, source(y, 64, ty), source(x, 80, tx)]
+                                        for x in range(80 + 2 * pad)], dim=-1) for y in range(64 + 2 * pad)], dim=-2)
+    assert torch.equal(out[0], literal)
+    assert torch.equal(periodic_pad(img, pad, shifts=(64, 80))[0],
+                       torch.nn.functional.pad(img, (pad,) * 4, mode="circular"))
+    with pytest.raises(ValueError, match=r"shifts \(ty, tx\) must lie from pad \(24\)"):
+        periodic_pad(img, pad, shifts=(20, 45))
+
+
 def test_constant_image_and_edge_cases():
     img = torch.full((1, 3, 40, 50), 0.3)
     out, shifts = periodic_pad(img, 16)

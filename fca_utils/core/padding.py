@@ -99,25 +99,32 @@ def best_shift(correlation: torch.Tensor, lo: int, hi: int, min_correlation: flo
     return best if value >= min_correlation and all(value >= v for v in neighbours) else n
 
 
-def periodic_pad(img: torch.Tensor, pad: int, min_correlation: float = MIN_CORRELATION
-                 ) -> tuple[torch.Tensor, tuple[int, int]]:
+def periodic_pad(img: torch.Tensor, pad: int, min_correlation: float = MIN_CORRELATION,
+                 shifts: tuple[int, int] | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad a ``(1, 3, H, W)`` image by ``pad`` pixels on every side with its own translated copy.
 
     Columns first: the frame at the left is the image shifted right by ``tx``
     (:func:`continuation_shift` along the width), the frame at the right the image shifted
     left by ``tx``; then rows of that result likewise by ``ty``, which fills the corners.
-    ``tx = W`` and ``ty = H`` give circular padding exactly.
+    ``tx = W`` and ``ty = H`` give circular padding exactly. ``shifts=(ty, tx)`` frames the
+    image with those translations instead of searching them (each from ``pad`` to the side),
+    to compare frames.
 
     Returns the ``(1, 3, H + 2 pad, W + 2 pad)`` image and ``(ty, tx)``.
     """
     height, width = img.shape[-2:]
     if not 0 <= pad <= min(height, width):
         raise ValueError(f"pad must be from 0 to the smaller image side ({min(height, width)}), got {pad}")
+    if shifts is not None and not (pad <= shifts[0] <= height and pad <= shifts[1] <= width):
+        raise ValueError(f"shifts (ty, tx) must lie from pad ({pad}) to the image's sides "
+                         f"({height}, {width}), got {tuple(shifts)}")
     if not pad:
         return img, (height, width)
-    gray = img[0].mean(dim=0)
-    tx = continuation_shift(gray, 1, pad, min_correlation)
-    ty = continuation_shift(gray, 0, pad, min_correlation)
+    if shifts is None:
+        gray = img[0].mean(dim=0)
+        ty, tx = continuation_shift(gray, 0, pad, min_correlation), continuation_shift(gray, 1, pad, min_correlation)
+    else:
+        ty, tx = (int(s) for s in shifts)
     wide = torch.cat([img[..., tx - pad : tx], img, img[..., width - tx : width - tx + pad]], dim=-1)
     out = torch.cat([wide[..., ty - pad : ty, :], wide, wide[..., height - ty : height - ty + pad, :]], dim=-2)
     return out, (ty, tx)
