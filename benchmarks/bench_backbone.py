@@ -1,4 +1,4 @@
-"""Backbone speed on the CPU: channels_last, torch.compile and bfloat16 against the float32 reference.
+"""Backbone speed on the CPU: channels_last, folded batch norms, torch.compile and bfloat16 against the float32 reference.
 
 Usage::
 
@@ -11,17 +11,20 @@ with random weights: the same compute as the ImageNet network, whose weights can
 downloaded here) on the first defective ``woven`` image of the embedded benchmark (1024^2):
 
 1. seconds of the feature extraction (best of 3 after a warm-up) for float32 in the plain
-   layout (the reference, ``Extractor.channels_last = False``), the ``channels_last`` memory
-   format (the package's CPU default for these networks), ``torch.compile`` (its compile
-   time apart), and bfloat16 autocast through oneDNN with channels_last (only where
-   ``/proc/cpuinfo`` lists ``avx512_bf16`` or ``amx_bf16``; otherwise reported as skipped),
+   layout with the network as built (the reference, ``Extractor.channels_last = False``,
+   ``Extractor.fold_batchnorm = False``), the ``channels_last`` memory format, the batch norms
+   folded into the convolutions, both (the package's CPU default for these networks),
+   ``torch.compile`` of the reference (its compile time apart), and bfloat16 autocast
+   through oneDNN on top of the default (only where ``/proc/cpuinfo`` lists
+   ``avx512_bf16`` or ``amx_bf16``; otherwise reported as skipped),
    and the speed-up over float32; the largest difference of the features and of the FCA
    map (preset ``paper``) from the float32 ones, relative to the float32 map's maximum;
 2. AU-PRO (FPR <= 0.3) of preset ``paper`` on the whole embedded benchmark with
    ``efficientnet_lite0`` (the only offline backbone with ImageNet weights) for float32,
-   channels_last and bfloat16, and the difference from float32 in points: the rule for a
-   default is "within 0.1 point". ``torch.compile`` is left out of it: it computes what
-   channels_last computes and costs its compile time in every new process.
+   channels_last, the default (channels_last + folded batch norms) and bfloat16 on top of
+   it, and the difference from float32 in points: the rule for a default is "within 0.1
+   point". ``torch.compile`` is left out of it: it computes what float32 computes, in
+   another order, and costs its compile time in every new process.
 
 ONNX Runtime is measured only when the ``onnxruntime`` package is importable.
 """
@@ -85,13 +88,14 @@ def pro_section(bf16: bool) -> None:
     ds = datasets.open_dataset("embedded")
     print(f"\n2. AU-PRO (FPR <= 0.3), preset 'paper', embedded benchmark ({sum(len(ds.entries(c)) for c in ds.classes)} test images), "
           f"efficientnet_lite0, load {load_average()}")
-    rows = {"float32": (False, False), "channels_last": (True, False)}
+    rows = {"float32": (False, False, False), "channels_last": (True, False, False),
+            "channels_last + folded BN": (True, True, False)}
     if bf16:
-        rows["bfloat16 + channels_last"] = (True, True)
+        rows["bfloat16 + the default"] = (True, True, True)
     results = {}
-    for label, (layout, autocast) in rows.items():
-        extractor = features.get_extractor("efficientnet_lite0", device="cpu")
-        extractor.channels_last = layout
+    for label, (layout, fold, autocast) in rows.items():
+        extractor = features.EfficientNetLite0("cpu")
+        extractor.channels_last, extractor.fold_batchnorm = layout, fold
         with tempfile.TemporaryDirectory() as maps:
             start = time.perf_counter()
             run = run_method(ds, "paper", maps, backbone=bfloat16(extractor) if autocast else extractor, device="cpu", progress=False)
@@ -132,21 +136,24 @@ def main() -> None:
           f"{'max rel. diff FCA map':>22s}  note")
     for name in ("efficientnet_lite0", "random_wrn50"):
         base = features.get_extractor(name, device="cpu")
-        base.channels_last = False
+        base.channels_last = base.fold_batchnorm = False
         ref = base(img)[0]
         ref_map = preset_map(ref, PRESETS["paper"])
         ref_s = _best(lambda base=base: base(img))
         variants = {"float32": (base, "")}
-        cl = copy.deepcopy(base)
-        cl.channels_last = True
-        variants["channels_last"] = (cl, "the package's CPU default")
+        for label, layout, fold, note in (("channels_last", True, False, ""), ("folded BN", False, True, ""),
+                                          ("both", True, True, "channels_last + folded BN: the package's CPU default")):
+            ext = copy.deepcopy(base)
+            ext.channels_last, ext.fold_batchnorm = layout, fold
+            variants[label] = (ext, note)
+        default = variants["both"][0]
         comp = copy.deepcopy(base)
         start = time.perf_counter()
         comp._features = torch.compile(comp._features)  # the whole forward of the extractor
         comp(img)
         variants["torch.compile"] = (comp, f"compile + first call {time.perf_counter() - start:.0f} s")
         if bf16:
-            variants["bfloat16"] = (bfloat16(cl), "torch.autocast('cpu', bfloat16), channels_last")
+            variants["bfloat16"] = (bfloat16(default), "torch.autocast('cpu', bfloat16) on top of the default")
         for variant, (ext, note) in variants.items():
             def call(ext=ext):
                 return ext(img)

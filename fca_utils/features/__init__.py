@@ -1,6 +1,7 @@
 """F of Eq. (1): feature extractors, hand-crafted and neural, and their weights.
 
 Modules: :mod:`.base` (the :class:`Extractor` interface and its input checks),
+:mod:`.fusion` (batch norms folded into convolutions, a CPU default of the networks),
 :mod:`.handcrafted` (colors, random projections, the steerable pyramid, Laws' TEM of
 section 3.1 and Table 1 as the authors configure them, and our earlier readings
 ``steerable_g2h2`` and ``tem_energy``), :mod:`.neural` (VGG19, WideResNet-50-2 of section 3.4, their

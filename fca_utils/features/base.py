@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from .fusion import fold_batchnorms
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ALIASES", "Extractor", "as_device", "canonical_name",
            "imagenet_normalize"]
 
@@ -119,6 +121,13 @@ class Extractor:
         (``tests/test_backbone_layout.py`` states the tolerance,
         ``benchmarks/bench_backbone.py`` measures speed and AU-PRO). Set it to False for the
         plain float32 layout.
+    fold_batchnorm : bool
+        Run the network's modules with every batch norm folded into the convolution before
+        it (:func:`fca_utils.features.fusion.fold_batchnorms`), one pass less over each
+        feature map. On by default for the networks with batch norms on the CPU
+        (``fold_batchnorm_on_cpu``); the features equal the unfolded network's up to float32
+        rounding (same test and benchmark as ``channels_last``). Set it to False for the
+        modules as they were built; switching it back and forth is allowed.
     """
 
     name = ""
@@ -129,11 +138,15 @@ class Extractor:
     receptive_field: int | None = None
     channels_last_on_cpu = False
     channels_last = False  # set per instance by __init__
+    fold_batchnorm_on_cpu = False
+    fold_batchnorm = False  # set per instance by __init__
     _module_format = torch.contiguous_format  # the layout the modules are in
+    _built_modules = None  # the modules as built, while the folded ones are in use
 
     def __init__(self, device=None):
         self.device = as_device(device)
         self.channels_last = self.channels_last_on_cpu and self.device.type == "cpu"
+        self.fold_batchnorm = self.fold_batchnorm_on_cpu and self.device.type == "cpu"
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Features of one image.
@@ -149,6 +162,7 @@ class Extractor:
             ``(1, C, ceil(H/stride), ceil(W/stride))`` float32 on ``image.device``.
         """
         x = _check_image(image, self.name, self.min_size).to(self.device)
+        self._swap_folded_modules()
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         if layout != self._module_format:
             for module in vars(self).values():
@@ -158,6 +172,21 @@ class Extractor:
         with torch.no_grad():
             out = self._features(x.contiguous(memory_format=layout))
         return out.float().contiguous().to(image.device)
+
+    def _swap_folded_modules(self) -> None:
+        """Put the folded modules in place of the built ones, or back, as ``fold_batchnorm`` says."""
+        if bool(self.fold_batchnorm) == (self._built_modules is not None):
+            return
+        if self.fold_batchnorm:
+            self._built_modules = {name: module for name, module in vars(self).items()
+                                   if isinstance(module, torch.nn.Module)}
+            for name, module in self._built_modules.items():
+                setattr(self, name, fold_batchnorms(module))
+        else:
+            for name, module in self._built_modules.items():
+                setattr(self, name, module)
+            self._built_modules = None
+        self._module_format = None  # lay the modules now in use out again
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement _features(x) -> (1, C, h, w) features")
