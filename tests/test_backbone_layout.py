@@ -82,15 +82,19 @@ def _conv_bn(generator):
 
 
 class _Branching(torch.nn.Module):
-    """A convolution read by a batch norm and by the output: it must stay unfolded."""
+    """A convolution's output read by a batch norm and by the sum, and a convolution called
+    twice, each time before a batch norm: neither may be folded."""
 
     def __init__(self, generator):
         super().__init__()
         self.conv, self.bn = _conv_bn(generator)
+        self.shared, self.bn_a = _conv_bn(generator)
+        self.bn_b = _conv_bn(generator)[1]
 
     def forward(self, x, scale=None):
         y = self.conv(x)
-        return self.bn(y) + y if scale is None else scale * y
+        out = self.bn(y) + y + self.bn_a(self.shared(x)) + self.bn_b(self.shared(x))
+        return out if scale is None else scale * out
 
 
 def test_fold_batchnorms_folds_conv_bn_pairs_only():
@@ -106,7 +110,7 @@ def test_fold_batchnorms_folds_conv_bn_pairs_only():
 
     branching = _Branching(generator).eval()
     kept = fold_batchnorms(branching)
-    assert count_batchnorms(kept) == 1 and torch.equal(kept(x), branching(x))
+    assert count_batchnorms(kept) == 3 and torch.equal(kept(x), branching(x))
 
     blocks = torch.nn.ModuleList([torch.nn.Sequential(*_conv_bn(generator)).eval() for _ in range(2)])
     folded_blocks = fold_batchnorms(blocks)

@@ -17,6 +17,7 @@ padding; here every ``Conv2d`` instance is a leaf of the trace and a candidate.
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 
 import torch
 from torch import fx
@@ -39,12 +40,13 @@ def count_batchnorms(module: torch.nn.Module) -> int:
 
 
 def fold_batchnorms(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``module`` (its batch norms in eval mode) with every ``Conv2d -> BatchNorm2d`` pair folded into one convolution.
+    """A copy of ``module`` with every ``Conv2d -> BatchNorm2d`` pair folded into one convolution.
 
-    A pair is folded where the batch norm's input is the convolution's output and nothing
-    else reads that output; other batch norms stay. A ``ModuleList`` (not callable itself) is
-    folded element by element. Forward arguments with defaults are traced at their
-    defaults (EfficientNet's ``drop_connect_rate=None``). The original module is not changed.
+    A pair is folded where the batch norm's input is the convolution's output, nothing else
+    reads that output and the convolution module is called at that place only; other batch
+    norms stay. A ``ModuleList`` (not callable itself) is folded element by element. Forward
+    arguments with defaults are traced at their defaults (EfficientNet's
+    ``drop_connect_rate=None``). The original module is not changed.
 
     Raises
     ------
@@ -61,6 +63,7 @@ def fold_batchnorms(module: torch.nn.Module) -> torch.nn.Module:
     graph = _ConvLeafTracer().trace(module, concrete_args=defaults or None)
     folded = fx.GraphModule(module, graph, class_name=type(module).__name__)
     modules = dict(folded.named_modules())
+    calls = Counter(node.target for node in folded.graph.nodes if node.op == "call_module")
     for node in list(folded.graph.nodes):
         if node.op != "call_module" or not isinstance(modules[node.target], torch.nn.BatchNorm2d):
             continue
@@ -68,7 +71,7 @@ def fold_batchnorms(module: torch.nn.Module) -> torch.nn.Module:
         bn = modules[node.target]
         if (not isinstance(source, fx.Node) or source.op != "call_module"
                 or not isinstance(modules[source.target], torch.nn.Conv2d) or len(source.users) != 1
-                or bn.running_mean is None):
+                or calls[source.target] != 1 or bn.running_mean is None):
             continue
         parent, _, name = source.target.rpartition(".")
         setattr(folded.get_submodule(parent), name, fuse_conv_bn_eval(modules[source.target], bn))
