@@ -1,2 +1,3 @@
 """Command lines: ``fca-localize`` (:mod:`.localize`) and ``python -m fca_utils.reproduce``
-(:mod:`.reproduce`, the notebook series under papermill)."""
+(:mod:`.reproduce`, the notebook series under papermill, with the kernel manager of
+:mod:`.kernel`)."""

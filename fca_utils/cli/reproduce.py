@@ -61,10 +61,14 @@ def run_notebook(path: Path, executed: Path, parameters: dict, position: str,
 
     ``cell_timeout`` (seconds, None: no limit) stops a cell that runs longer, so a hung
     kernel fails that notebook instead of the whole series; a kernel that dies is reported
-    the same way.
+    the same way. The kernel's messages are awaited in short polls
+    (:class:`fca_utils.cli.kernel.SlicedPollKernelManager`), so a missed wake-up of the
+    event loop costs a second, not the cell timeout.
     """
     import nbclient.exceptions
     import papermill
+
+    from .kernel import SlicedPollKernelManager
 
     print(f"{position} {path.stem}", flush=True)
     start = time.perf_counter()
@@ -73,7 +77,7 @@ def run_notebook(path: Path, executed: Path, parameters: dict, position: str,
         papermill.execute_notebook(
             str(path), str(executed), parameters=parameters or None, cwd=str(path.parent),
             progress_bar={"desc": path.stem, "unit": "cell"}, kernel_name="python3",
-            execution_timeout=cell_timeout,
+            execution_timeout=cell_timeout, kernel_manager_class=SlicedPollKernelManager,
         )
     except papermill.PapermillExecutionError as err:
         error = (f"cell [{err.exec_count}] ({_first_line(executed, err.exec_count)!r}): "
