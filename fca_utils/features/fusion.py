@@ -35,18 +35,19 @@ class _ConvLeafTracer(fx.Tracer):
 
 
 def count_batchnorms(module: torch.nn.Module) -> int:
-    """Number of ``BatchNorm2d`` modules the forward pass of ``module`` can reach."""
+    """Number of ``BatchNorm2d`` submodules of ``module`` (itself included)."""
     return sum(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())
 
 
 def fold_batchnorms(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``module`` with every ``Conv2d -> BatchNorm2d`` pair folded into one convolution.
+    """``module`` with each ``Conv2d -> BatchNorm2d`` pair folded into one convolution, as a new module.
 
     A pair is folded where the batch norm's input is the convolution's output, nothing else
     reads that output and the convolution module is called at that place only; other batch
     norms stay. A ``ModuleList`` (not callable itself) is folded element by element. Forward
     arguments with defaults are traced at their defaults (EfficientNet's
-    ``drop_connect_rate=None``). The original module is not changed.
+    ``drop_connect_rate=None``). ``module`` is not changed; the new module shares with it the
+    submodules that are not folded (activations, pooling, convolutions without a batch norm).
 
     Raises
     ------
