@@ -152,7 +152,7 @@ def frames_report(image, extractor, maps: dict, shifts, count: int = 4) -> list[
             rows.append(("periodic", f"shifts {ty},{tx}", framed_map(image, extractor, (ty, tx))))
     check = np.abs(framed_map(image, extractor, shifts) - maps["periodic"][0]).max()
     lines = [f"    frame {label:8s} {how:16s}: ratio {border_ratio(scores):.2f}, band maximum at "
-             + "(%d, %d)" % band_maximum(scores) for label, how, scores in rows]
+             f"{band_maximum(scores)}" for label, how, scores in rows]
     places = np.array([band_maximum(scores) for _, _, scores in rows])
     spread = int(np.abs(places - np.median(places, axis=0)).max())
     lines.append(f"    band maxima of these {len(rows)} frames lie within {spread} px of their median place "

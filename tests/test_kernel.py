@@ -5,7 +5,12 @@ from queue import Empty
 
 import pytest
 
-from fca_utils.cli.kernel import POLL_SLICE, SlicedPollChannel, SlicedPollClient, SlicedPollKernelManager
+from fca_utils.cli.kernel import (
+    POLL_SLICE,
+    SlicedPollChannel,
+    SlicedPollClient,
+    SlicedPollKernelManager,
+)
 
 
 class FakeSocket:

@@ -23,7 +23,7 @@ import torch
 from torch import fx
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batchnorms", "count_batchnorms"]
+__all__ = ["count_batchnorms", "fold_batchnorms"]
 
 
 class _ConvLeafTracer(fx.Tracer):
