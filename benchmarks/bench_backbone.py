@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_backbone.py          # about 8 minutes on 2 cores (torch.compile compiles first)
+    python benchmarks/bench_backbone.py          # about 4 minutes on 2 cores (torch.compile compiles first)
     python benchmarks/bench_backbone.py --no-pro # speed and differences only
 
 Prints, in one run, for each backbone available offline (``efficientnet_lite0`` with its
