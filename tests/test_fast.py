@@ -159,6 +159,41 @@ def test_nearest_reference_is_checked():
         statistics.fca(feats, 3, reference=short)
 
 
+def literal_band_ranks(x: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> np.ndarray:
+    """Rank of each padded sample of the band among its channel's, by (value, row, column), with Python's sort."""
+    out = np.empty((x.shape[0], len(ry), len(rx)), np.int64)
+    for c in range(x.shape[0]):
+        samples = [(float(x[c, sy, sx]), i, j) for i, sy in enumerate(ry) for j, sx in enumerate(rx)]
+        for r, (_, i, j) in enumerate(sorted(samples)):
+            out[c, i, j] = r
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_band_keys_rank_by_value_then_position(dtype):
+    feats = relu_like_feats(3, 9, 11, seed=4).to(dtype)
+    feats[:, ::3] *= -1.0  # -0.0 ties with 0.0
+    x = kernels.kernel_input(feats)
+    pad = np.abs(np.arange(-2, 11 + 2))
+    rx = np.where(pad > 10, 20 - pad, pad)
+    ry = np.array([1, 0, 1, 2, 3])  # a band: reflected first row, then rows 0 .. 3
+    got = kernels.band_keys(kernels.order_keys(x), ry, rx)
+    assert got.dtype == np.int16
+    assert np.array_equal(got, literal_band_ranks(x, ry, rx))
+
+
+def test_wide_band_keys_are_int32_and_fca_stays_exact():
+    # 182 x 192 padded samples: beyond int16's 32767.
+    feats = relu_like_feats(1, 180, 190, seed=2)
+    x = kernels.kernel_input(feats)
+    ry, rx = np.abs(np.arange(-1, 181)), np.abs(np.arange(-1, 191))
+    ry[-1], rx[-1] = 178, 188
+    got = kernels.band_keys(kernels.order_keys(x), ry, rx)
+    assert got.dtype == np.int32
+    assert np.array_equal(got, literal_band_ranks(x, ry, rx))
+    assert_same_map(statistics.fca(feats, 3, backend="numba"), statistics.fca(feats, 3, backend="torch"))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("t", [3, 5, 9])
 def test_sorted_windows_equal_torch_sort(t, dtype):

@@ -22,16 +22,20 @@ window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
    and adds one. The rank of each remaining sample changes by the number of new
    samples below it minus the number of leaving samples below it, and the rank of
    a new sample is the number of samples below it. That is 2 T comparisons per
-   sample and window, O(T^3) in all, done branch-free on int64 keys so that the
-   compiler vectorizes them (4 per AVX2 instruction). The errors are added to
-   ``E_w`` straight away; nothing per window and channel is stored.
-2. *Ties ranked like the stable sort.* A sample's key is its value's order key
-   (float32 bit pattern made monotone, or for float64 the value's rank among the
-   channel's distinct values) in the high 32 bits and its row-major position
-   ``(row, padded column)`` in the low bits. Keys are therefore distinct and order
-   equal values by position in the window, exactly as the straightforward
-   version's ``torch.sort(stable=True)`` does; this matters because reflect
-   padding repeats values at the borders and ReLU features are often exactly 0.
+   sample and window, O(T^3) in all, done branch-free on narrow integer keys so
+   that the compiler vectorizes them (32 int16 keys per AVX-512 instruction). The
+   errors are added to ``E_w`` straight away; nothing per window and channel is stored.
+2. *Ties ranked like the stable sort.* A sample's key is its rank in the band of
+   padded rows a tile of windows covers (:func:`band_keys`: one stable radix sort
+   per channel and tile), ordered by value (the float32 bit pattern made monotone,
+   or for float64 the value's rank among the channel's distinct values) and equal
+   values by row-major position ``(padded row, padded column)``. Keys are therefore
+   distinct and order equal values by position in the window, exactly as the
+   straightforward version's ``torch.sort(stable=True)`` does; this matters because
+   reflect padding repeats values at the borders and ReLU features are often
+   exactly 0. Band ranks fit int16 at 1024^2 (136 x 136 padded samples), which
+   makes the comparisons 1.3x faster than the int64 (value, position) keys of the
+   first version (``benchmarks/bench_fca.py``).
 3. *Linear steps once per window.* Averaging over channels and references, the
    5 x 5 smoothing ``G_{sigma_s}`` (reflect-padded within the window), the
    weights ``G_{sigma_p}`` and the accumulation into the map are linear, so they
@@ -66,8 +70,10 @@ of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
 at the map's borders, so tiled and untiled results are the same. Scaling works on
 chunks of channels and the median reference (Eq. 7) on one channel per thread.
 Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
-of MiB at any map size (with per-window references, plus a chunk of sorted windows,
-at most ``SORTED_BYTES``, and the ``8 N T^2``-byte error buffer of step 5).
+of MiB at any map size, plus the tile's band keys (2 or 4 bytes per channel and
+padded sample of the band: 19 MiB at 128 x 128 x 512, 116 MiB at 512 x 512 x 512),
+and with per-window references a chunk of sorted windows, at most ``SORTED_BYTES``,
+and the ``8 N T^2``-byte error buffer of step 5.
 
 Quantized FCA (:func:`qfca`, see :func:`fca_utils.core.statistics.qfca`) replaces the
 sliding ranks by sliding level histograms and shares steps 3 and 4.
@@ -127,8 +133,8 @@ SORTED_BYTES = 256 * 1024 * 1024
 #: Chunks of channels :func:`pair_costs` splits its work into (each with its own (Q, P) sums).
 PAIR_PARTS = 8
 
-#: Key above every sample key; pads the per-window key arrays.
-_SENTINEL = np.iinfo(np.int64).max
+#: Bits per digit of the radix sort of :func:`_band_ranks`.
+_RADIX_BITS = 11
 
 
 def use_numba(backend: str, feats) -> bool:
@@ -162,34 +168,82 @@ def _order_key(bits):
     return k if k >= 0 else (k ^ 0x7FFFFFFF) + 1
 
 
+@njit(parallel=True, cache=True)
+def _band_ranks(keys, ry, rx, out):
+    """``out[c, i, j]``: rank of padded sample ``(i, j)`` among channel ``c``'s padded samples of the band.
+
+    The band is the padded rows ``ry`` (source rows) by the padded columns ``rx``. Samples
+    are ordered by value (order key of :func:`_order_key`), equal values by row-major
+    position in the band, with a stable least-significant-digit radix sort (11-bit
+    digits; numba has no stable sort of its own, and ``np.argsort`` per channel takes
+    about ten times as long). A window's samples keep this order among themselves,
+    so these ranks stand in for the values when the window's samples are compared.
+    """
+    n_ch = keys.shape[0]
+    hp = ry.shape[0]
+    wp = rx.shape[0]
+    n = hp * wp
+    n_bins = 1 << _RADIX_BITS
+    for c in prange(n_ch):
+        k = np.empty(n, np.int64)
+        k_next = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        pos_next = np.empty(n, np.int64)
+        count = np.empty(n_bins + 1, np.int64)
+        for i in range(hp):
+            for j in range(wp):
+                k[i * wp + j] = _order_key(keys[c, ry[i], rx[j]]) + 2147483648  # in [0, 2^32)
+                pos[i * wp + j] = i * wp + j
+        for shift in range(0, 32, _RADIX_BITS):
+            count[:] = 0
+            for e in range(n):
+                count[((k[e] >> shift) & (n_bins - 1)) + 1] += 1
+            if count[((k[0] >> shift) & (n_bins - 1)) + 1] == n:
+                continue  # one digit value only: the pass would not move anything
+            for d in range(n_bins):
+                count[d + 1] += count[d]
+            for e in range(n):
+                d = (k[e] >> shift) & (n_bins - 1)
+                q = count[d]
+                count[d] = q + 1
+                k_next[q] = k[e]
+                pos_next[q] = pos[e]
+            k, k_next = k_next, k
+            pos, pos_next = pos_next, pos
+        for r in range(n):
+            out[c, pos[r] // wp, pos[r] % wp] = r
+
+
 @njit(cache=True, inline="always")  # inlined at numba IR level: called per column in the hot loops
-def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
+def _slide(bkeys, x, c, wrow, rows, col, j, key, rank, vals, leaving, above):
     """Enter padded column ``j`` (source column ``col``) of channel ``c`` into the sliding window.
 
     The window's T^2 samples live in T column slots (column ``j`` in slot ``j % T``)
-    with an int64 key each: the value's order key in the high 32 bits and
-    ``a * stride + j`` (row-major position) in the low bits, so keys are distinct
-    and sort like the stable sort. The column's T samples replace those of column
-    ``j - T``; every other sample's rank changes by (new keys below it) - (leaving
-    keys below it), and the new samples' ranks follow from how many keys lie above
-    them. ``key`` is padded to a multiple of 4 with ``_SENTINEL`` (above every key)
-    so the comparison loops vectorize; ``vals`` receives the samples' values.
+    with a key each, their rank in the band (:func:`_band_ranks`; the window's first
+    row is band row ``wrow``), so keys are distinct and sort like the stable sort.
+    The column's T samples replace those of column ``j - T``; every other sample's
+    rank changes by (new keys below it) - (leaving keys below it), and the new
+    samples' ranks follow from how many keys lie above them. ``key`` is padded to a
+    multiple of 32 with the key dtype's maximum (above every key) so the comparison
+    loops vectorize; ``vals`` receives the samples' values.
     """
     t = rows.shape[0]
     npad = key.shape[0]
     base = (j % t) * t
+    one = rank[0] - rank[0] + 1  # 1 and 0 of the key dtype: keeps the loops in narrow lanes
+    zero = one - one
     for a in range(t):
         leaving[a] = key[base + a]
-        key[base + a] = (_order_key(keys[c, rows[a], col]) << 32) | (a * stride + j)
+        key[base + a] = bkeys[c, wrow + a, j]
         vals[base + a] = x[c, rows[a], col]
     for a in range(t):
         new_key = key[base + a]
         old_key = leaving[a]
-        count = 0
+        count = zero
         for e in range(npad):
             ke = key[e]
-            new_below = new_key < ke
-            rank[e] += new_below - (old_key < ke)
+            new_below = one if new_key < ke else zero
+            rank[e] += new_below - (one if old_key < ke else zero)
             count += new_below
         above[a] = count
     for a in range(t):
@@ -197,8 +251,30 @@ def _slide(keys, x, c, rows, col, j, stride, key, rank, vals, leaving, above):
 
 
 @njit(cache=True)
-def _row_errors(x, keys, ry, rx, refs, y, err):
-    """Channel- and reference-summed errors ``E_w`` of the windows of row ``y``.
+def _window_buffers(bkeys, t):
+    """Keys, ranks and the leaving / above scratch of one sliding window, in the band keys' dtype.
+
+    Key and rank arrays are padded from T^2 to a multiple of 32 entries (whole SIMD
+    registers); :func:`_start_channel` fills the keys with a value above every band rank.
+    """
+    npad = (t * t + 31) // 32 * 32
+    key = np.empty(npad, bkeys.dtype)
+    rank = np.empty(npad, bkeys.dtype)
+    leaving = np.empty(t, bkeys.dtype)
+    above = np.empty(t, bkeys.dtype)
+    return key, rank, leaving, above
+
+
+@njit(cache=True, inline="always")
+def _start_channel(bkeys, key, rank):
+    """Empty the sliding window before a channel's first column: every key above the band's ranks."""
+    key[:] = bkeys.shape[1] * bkeys.shape[2]
+    rank[:] = 0
+
+
+@njit(cache=True)
+def _row_errors(x, bkeys, rows, wrow, rx, refs, err):
+    """Channel- and reference-summed errors ``E_w`` of one row of windows.
 
     The window slides right one column at a time and keeps every sample's rank
     up to date (:func:`_slide`) instead of sorting each window.
@@ -206,29 +282,24 @@ def _row_errors(x, keys, ry, rx, refs, y, err):
     Parameters
     ----------
     x : (C, H, W) scaled features (values for the errors).
-    keys : (C, H, W) int32 order keys: float32 bit patterns or dense ranks.
-    ry, rx : source row / column of every reflect-padded row / column.
+    bkeys : (C, rows of the band, W + T - 1) ranks of the padded samples in their band (:func:`band_keys`).
+    rows : (T,) source rows of the windows' padded rows.
+    wrow : band row of the windows' first row.
+    rx : source column of every reflect-padded column.
     refs : (K, C, T*T) float64 sorted references.
-    y : window row (its windows cover padded rows ``y .. y + T - 1``).
     err : (W, T*T) float64 output, position index ``a * T + b`` (row-major).
     """
     n_ch = x.shape[0]
     width = err.shape[0]
-    t = ry.shape[0] - x.shape[1] + 1
+    t = rows.shape[0]
     n = t * t
-    npad = (n + 3) // 4 * 4
-    stride = rx.shape[0]
-    rows = ry[y : y + t]
-    key = np.empty(npad, np.int64)
-    rank = np.zeros(npad, np.int64)
+    key, rank, leaving, above = _window_buffers(bkeys, t)
     vals = np.empty(n)
-    leaving = np.empty(t, np.int64)
-    above = np.empty(t, np.int64)
     acc = np.zeros((width, n))  # by slot: index s * T + a
     for c in range(n_ch):
-        key[:] = _SENTINEL
+        _start_channel(bkeys, key, rank)
         for j in range(width + t - 1):
-            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            _slide(bkeys, x, c, wrow, rows, rx[j], j, key, rank, vals, leaving, above)
             x0 = j - t + 1
             if x0 >= 0:
                 for r in range(refs.shape[0]):
@@ -307,10 +378,14 @@ def _median_reference(x, keys, t):
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _tile_errors(x, keys, ry, rx, refs, y0, err):
-    """``_row_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows."""
+def _tile_errors(x, bkeys, ry, rx, refs, y0, err):
+    """``_row_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows.
+
+    ``bkeys`` are the band keys of padded rows ``y0 .. y0 + len(err) + T - 2``.
+    """
+    t = ry.shape[0] - x.shape[1] + 1
     for i in prange(err.shape[0]):
-        _row_errors(x, keys, ry, rx, refs, y0 + i, err[i])
+        _row_errors(x, bkeys, ry[y0 + i : y0 + i + t], i, rx, refs, err[i])
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -368,27 +443,22 @@ def _weigh_centres(err, weight, norm, out):
 
 
 @njit(cache=True)
-def _row_sorted(x, keys, ry, rx, y, out):
-    """Sorted values of the windows of row ``y``: ``out[c, x0, :]`` for every channel and window.
+def _row_sorted(x, bkeys, rows, wrow, rx, out):
+    """Sorted values of one row of windows: ``out[c, x0, :]`` for every channel and window.
 
-    Ranks come from the sliding update of :func:`_slide`; ``out`` is (C, W, T*T).
+    Ranks come from the sliding update of :func:`_slide` (arguments as in
+    :func:`_row_errors`); ``out`` is (C, W, T*T).
     """
     n_ch = x.shape[0]
     width = out.shape[1]
-    t = ry.shape[0] - x.shape[1] + 1
+    t = rows.shape[0]
     n = t * t
-    npad = (n + 3) // 4 * 4
-    stride = rx.shape[0]
-    rows = ry[y : y + t]
-    key = np.empty(npad, np.int64)
-    rank = np.zeros(npad, np.int64)
+    key, rank, leaving, above = _window_buffers(bkeys, t)
     vals = np.empty(n, x.dtype)
-    leaving = np.empty(t, np.int64)
-    above = np.empty(t, np.int64)
     for c in range(n_ch):
-        key[:] = _SENTINEL
+        _start_channel(bkeys, key, rank)
         for j in range(width + t - 1):
-            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            _slide(bkeys, x, c, wrow, rows, rx[j], j, key, rank, vals, leaving, above)
             x0 = j - t + 1
             if x0 >= 0:
                 for e in range(n):
@@ -396,15 +466,19 @@ def _row_sorted(x, keys, ry, rx, y, out):
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _sorted_windows(x, keys, ry, rx, out):
-    """Sorted values of every window, ``out`` (C, H*W, T*T), windows row-major; parallel over rows."""
-    width = rx.shape[0] - ry.shape[0] + x.shape[1]
+def _sorted_windows(x, bkeys, ry, rx, out):
+    """Sorted values of every window, ``out`` (C, H*W, T*T), windows row-major; parallel over rows.
+
+    ``bkeys`` are the band keys of the whole padded map.
+    """
+    t = ry.shape[0] - x.shape[1] + 1
+    width = rx.shape[0] - t + 1
     for y in prange(x.shape[1]):
-        _row_sorted(x, keys, ry, rx, y, out[:, y * width : (y + 1) * width])
+        _row_sorted(x, bkeys, ry[y : y + t], y, rx, out[:, y * width : (y + 1) * width])
 
 
 @njit(cache=True)
-def _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc):
+def _row_knn_accumulate(x, bkeys, ry, rx, sw, idx, y, acc):
     """Add the k-NN errors of window row ``y`` of the channels of ``x`` into ``acc`` (W, T*T), by slot.
 
     Window ``w = y * W + x0`` is compared with the sorted windows ``sw[:, idx[w, r]]``
@@ -421,21 +495,16 @@ def _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc):
     width = acc.shape[0]
     t = ry.shape[0] - x.shape[1] + 1
     n = t * t
-    npad = (n + 3) // 4 * 4
-    stride = rx.shape[0]
     rows = ry[y : y + t]
     n_ref = idx.shape[1]
     first = y * width
-    key = np.empty(npad, np.int64)
-    rank = np.zeros(npad, np.int64)
+    key, rank, leaving, above = _window_buffers(bkeys, t)
     vals = np.empty(n)
-    leaving = np.empty(t, np.int64)
-    above = np.empty(t, np.int64)
     by_rank = np.empty(n)
     for c in range(n_ch):
-        key[:] = _SENTINEL
+        _start_channel(bkeys, key, rank)
         for j in range(width + t - 1):
-            _slide(keys, x, c, rows, rx[j], j, stride, key, rank, vals, leaving, above)
+            _slide(bkeys, x, c, y, rows, rx[j], j, key, rank, vals, leaving, above)
             x0 = j - t + 1
             if x0 >= 0:
                 own = sw[c, first + x0]
@@ -449,10 +518,13 @@ def _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc):
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _knn_accumulate(x, keys, ry, rx, sw, idx, acc):
-    """``_row_knn_accumulate`` for every window row, ``acc`` (H, W, T*T); parallel over rows."""
+def _knn_accumulate(x, bkeys, ry, rx, sw, idx, acc):
+    """``_row_knn_accumulate`` for every window row, ``acc`` (H, W, T*T); parallel over rows.
+
+    ``bkeys`` are the band keys of the whole padded map.
+    """
     for y in prange(acc.shape[0]):
-        _row_knn_accumulate(x, keys, ry, rx, sw, idx, y, acc[y])
+        _row_knn_accumulate(x, bkeys, ry, rx, sw, idx, y, acc[y])
 
 
 @njit(parallel=True, cache=True)
@@ -581,6 +653,22 @@ def order_keys(x: np.ndarray) -> np.ndarray:
     return keys
 
 
+def band_keys(keys: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> np.ndarray:
+    """Ranks of a band of padded samples, the keys the sliding windows compare.
+
+    ``keys`` are :func:`order_keys` (C, H, W); the band is the padded rows whose source
+    rows are ``ry`` by the padded columns ``rx``. ``out[c, i, j]`` is the rank of sample
+    ``(i, j)`` among the band's samples of channel ``c``, ordered by value and equal
+    values by row-major position, so within any window they order the samples as the
+    straightforward version's stable sort does. int16 when the band has at most 32767
+    samples (1024^2 images: 136 x 136), else int32: narrow keys fill more SIMD lanes.
+    """
+    n = ry.shape[0] * rx.shape[0]
+    out = np.empty((keys.shape[0], ry.shape[0], rx.shape[0]), np.int16 if n <= np.iinfo(np.int16).max else np.int32)
+    _band_ranks(keys, np.ascontiguousarray(ry), np.ascontiguousarray(rx), out)
+    return out
+
+
 def median_reference(x: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
     """The median reference of Eq. (7), (C, T*T), of a :func:`kernel_input` array ``x``.
 
@@ -615,8 +703,9 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int 
         for c0 in range(0, x.shape[0], step):
             part, part_keys = x[c0 : c0 + step], keys[c0 : c0 + step]
             sw = np.empty((part.shape[0], h * w, t * t), x.dtype)
-            _sorted_windows(part, part_keys, ry, rx, sw)
-            _knn_accumulate(part, part_keys, ry, rx, sw, idx, acc)
+            part_bkeys = band_keys(part_keys, ry, rx)
+            _sorted_windows(part, part_bkeys, ry, rx, sw)
+            _knn_accumulate(part, part_bkeys, ry, rx, sw, idx, acc)
             del sw
         refs = (acc, idx)
     elif windows is None:
@@ -632,7 +721,8 @@ def _errors(x, keys, ry, rx, refs, y0: int, err: np.ndarray) -> float:
         acc, idx = refs
         _knn_slots_to_positions(acc[y0 : y0 + err.shape[0]], ry.shape[0] - x.shape[1] + 1, err)
         return 1.0 / (x.shape[0] * idx.shape[1])
-    _tile_errors(x, keys, ry, rx, refs, y0, err)
+    t = ry.shape[0] - x.shape[1] + 1
+    _tile_errors(x, band_keys(keys, ry[y0 : y0 + err.shape[0] + t - 1], rx), ry, rx, refs, y0, err)
     return 1.0 / (x.shape[0] * refs.shape[0])
 
 
@@ -648,7 +738,8 @@ def sorted_windows(feats, patch_size: int, *, scale: bool = True) -> np.ndarray:
     _, h, w = x.shape
     p = t // 2
     out = np.empty((x.shape[0], h * w, t * t), x.dtype)
-    _sorted_windows(x, order_keys(x), _reflect_indices(h, p), _reflect_indices(w, p), out)
+    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
+    _sorted_windows(x, band_keys(order_keys(x), ry, rx), ry, rx, out)
     return out
 
 
@@ -710,7 +801,8 @@ def sorted_channels(feats: torch.Tensor, t: int, channels) -> np.ndarray:
     _, h, w = x.shape
     p = t // 2
     out = np.empty((x.shape[0], h * w, t * t), x.dtype)
-    _sorted_windows(x, order_keys(x), _reflect_indices(h, p), _reflect_indices(w, p), out)
+    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
+    _sorted_windows(x, band_keys(order_keys(x), ry, rx), ry, rx, out)
     return out
 
 
