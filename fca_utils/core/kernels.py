@@ -106,6 +106,7 @@ __all__ = [
     "use_numba",
     "kernel_input",
     "order_keys",
+    "band_keys",
     "median_reference",
     "smoothing_matrix",
     "sorted_windows",
