@@ -15,7 +15,8 @@ downloaded here) on the first defective ``woven`` image of the embedded benchmar
    ``Extractor.fold_batchnorm = False``), the ``channels_last`` memory format, the batch norms
    folded into the convolutions, both (the package's CPU default for these networks),
    ``torch.compile`` of the reference (its compile time apart), and bfloat16 autocast
-   through oneDNN on top of the default (only where ``/proc/cpuinfo`` lists
+   through oneDNN on top of the default (:class:`fca_utils.features.Bfloat16Extractor`,
+   ``localize``'s ``precision="auto"``; only where ``/proc/cpuinfo`` lists
    ``avx512_bf16`` or ``amx_bf16``; otherwise reported as skipped),
    and the speed-up over float32; the largest difference of the features and of the FCA
    map (preset ``paper``) from the float32 ones, relative to the float32 map's maximum;
@@ -40,17 +41,6 @@ from _common import load_average, machine
 REPEATS = 3
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def _best(fn) -> float:
     fn()
     times = []
@@ -59,25 +49,6 @@ def _best(fn) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def bfloat16(inner):
-    """``inner`` run under ``torch.autocast('cpu', torch.bfloat16)``, otherwise the same extractor."""
-    import torch
-
-    from fca_utils.features import Extractor
-
-    class Autocast(Extractor):
-        def __init__(self):
-            super().__init__(inner.device)
-            for attr in ("name", "stride", "channels", "receptive_field", "min_size", "description"):
-                setattr(self, attr, getattr(inner, attr))
-
-        def __call__(self, image):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return inner(image)
-
-    return Autocast()
 
 
 def pro_section(bf16: bool) -> None:
@@ -98,7 +69,8 @@ def pro_section(bf16: bool) -> None:
         extractor.channels_last, extractor.fold_batchnorm = layout, fold
         with tempfile.TemporaryDirectory() as maps:
             start = time.perf_counter()
-            run = run_method(ds, "paper", maps, backbone=bfloat16(extractor) if autocast else extractor, device="cpu", progress=False)
+            backbone = features.Bfloat16Extractor(extractor) if autocast else extractor
+            run = run_method(ds, "paper", maps, backbone=backbone, device="cpu", progress=False)
             seconds = time.perf_counter() - start
         results[label] = run
         per_class = "  ".join(f"{c} {run.metrics[c]['au_pro']:.4f}" for c in run.metrics)
@@ -117,10 +89,11 @@ def main() -> None:
     from fca_utils import datasets, features
     from fca_utils.core.images import to_image_tensor
     from fca_utils.core.methods import PRESETS, preset_map
+    from fca_utils.features.precision import BFLOAT16_FLAGS, cpu_flags
 
     print("\n".join(machine()))
-    flags = _cpu_flags()
-    bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
+    flags = cpu_flags()
+    bf16 = bool(flags & BFLOAT16_FLAGS)
     print(f"CPU bfloat16 flags: {sorted(flags & {'avx512_bf16', 'amx_bf16', 'amx_tile', 'avx512f'}) or 'none'}; "
           f"oneDNN available: {torch.backends.mkldnn.is_available()}")
     try:
@@ -153,7 +126,7 @@ def main() -> None:
         comp(img)
         variants["torch.compile"] = (comp, f"compile + first call {time.perf_counter() - start:.0f} s")
         if bf16:
-            variants["bfloat16"] = (bfloat16(default), "torch.autocast('cpu', bfloat16) on top of the default")
+            variants["bfloat16"] = (features.Bfloat16Extractor(default), "torch.autocast('cpu', bfloat16) on top of the default")
         for variant, (ext, note) in variants.items():
             def call(ext=ext):
                 return ext(img)

@@ -16,11 +16,14 @@ directory is empty.
 
 The end-to-end ``localize`` lines (preset ``paper`` at 1024^2) also give the time of the five
 MVTec AD texture classes at that rate, and one line times ``localize`` with the statistic of
-notebook 09 (QFCA with 16 levels after PCA to 32 components) instead of FCA.
+notebook 09 (QFCA with 16 levels after PCA to 32 components) instead of FCA. Each runs with
+``precision="float32"`` (the paper's arithmetic) and ``"auto"`` (``localize``'s default:
+bfloat16 on CPUs that have it, :mod:`fca_utils.features.precision`).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -74,7 +77,7 @@ def _child_compile() -> dict:
     return {"fca": fca_s, "sww": time.perf_counter() - start}
 
 
-def _child_localize(size: int, backbone: str, repeats: int, overrides: dict | None = None) -> dict:
+def _child_localize(size: int, backbone: str, repeats: int, overrides: dict | None, precision: str) -> dict:
     from dataclasses import replace
 
     import numpy as np
@@ -85,15 +88,16 @@ def _child_localize(size: int, backbone: str, repeats: int, overrides: dict | No
     preset = replace(PRESETS["paper"], **overrides) if overrides else "paper"
 
     rng = np.random.default_rng(0)
-    localize(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone)  # weights, JIT cache
+    localize(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), backbone=backbone, precision=precision)  # JIT cache
     base = rss_mib()
     image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    runs = [localize(image, preset=preset, backbone=backbone) for _ in range(repeats)]
+    runs = [localize(image, preset=preset, backbone=backbone, precision=precision) for _ in range(repeats)]
     r = min(runs, key=lambda run: run.meta["seconds"]["total"])
     return {
         "seconds": r.meta["seconds"]["total"],
         "stages": r.meta["seconds"],
         "backbone": r.meta["backbone"],
+        "precision": r.meta["precision"],
         "feature_shape": list(r.meta["feature_shape"]),
         "peak_mib": peak_mib() - base,
     }
@@ -144,16 +148,20 @@ def main() -> None:
     size = args.localize_size
     runs = [(backbone, note, None) for backbone, note in LOCALIZE_BACKBONES]
     runs.append(("random_wrn50", "the paper's compute; statistic QFCA L=16 + PCA 32 instead of FCA", QFCA_PCA))
-    for backbone, note, overrides in runs:
+    for (backbone, note, overrides), precision in itertools.product(runs, ("float32", "auto")):
         try:
-            loc = run_child(__file__, "localize", size, backbone, args.repeats, overrides)
+            loc = run_child(__file__, "localize", size, backbone, args.repeats, overrides, precision)
         except RuntimeError as err:
             print(f"\nlocalize {size}x{size}, backbone {backbone}: failed ({str(err).strip().splitlines()[-1]})")
+            continue
+        if precision == "auto" and loc["precision"] == "float32":
+            print(f"precision 'auto' is float32 for {loc['backbone']} on this CPU: the same as above")
             continue
         st = loc["stages"]
         statistic = "QFCA + PCA" if overrides else "FCA"
         print(f"\nlocalize {size}x{size}, preset 'paper'{' + ' + str(overrides) if overrides else ''}, backbone "
-              f"{loc['backbone']} ({note}) -> features {tuple(loc['feature_shape'])}: {loc['seconds']:.2f} s "
+              f"{loc['backbone']} ({note}), precision {precision!r} -> {loc['precision']}, features "
+              f"{tuple(loc['feature_shape'])}: {loc['seconds']:.2f} s "
               f"(features {st['features']:.2f} s, {statistic} {st['statistic']:.2f} s), peak {loc['peak_mib']:.0f} MiB; "
               f"MVTec AD textures ({MVTEC_TEXTURE_IMAGES} test images) at this rate: "
               f"{MVTEC_TEXTURE_IMAGES * loc['seconds'] / 60:.1f} min")

@@ -77,6 +77,7 @@ def localize(
     image_size: int | None = None,
     antialias: bool | None = None,
     weights=None,
+    precision: str = "auto",
 ) -> LocalizationResult:
     """Zero-shot anomaly map of one texture image (Eq. (1) with the paper's choices).
 
@@ -97,6 +98,11 @@ def localize(
     antialias : override the preset's resizing: False (every preset's default) is plain
         bilinear interpolation, as the authors' ``op_utils.py`` (``load_image_tensor``)
         resizes; True low-pass filters the image when shrinking it
+    precision : the backbone's arithmetic (:mod:`fca_utils.features.precision`): "auto"
+        (default) is bfloat16 for WideResNet-50-2 and EfficientNet-Lite0 on a CPU with
+        native bfloat16 (``avx512_bf16`` or ``amx_bf16``), float32 otherwise; "float32"
+        gives the paper's arithmetic on any CPU; "bfloat16" forces it (CPU only).
+        ``meta["precision"]`` says which ran; the statistic gets float32 features either way.
 
     Returns
     -------
@@ -118,10 +124,12 @@ def localize(
         img = resize(img, preset.image_size, antialias=preset.antialias).clamp(0, 1)
 
     extractor, backbone_info = features.resolve_backbone(backbone, device=device, weights_file=weights)
+    precision = features.resolve_precision(precision, extractor, device)
     _check_feature_size(extractor, preset, img.shape[-2:])
     t0 = tick()
     margin = preset.patch_size // 2 if preset.pad_mode == "periodic" else 0
-    feats = padded_features(extractor, img, preset.pad, preset.pad_mode, margin=margin)
+    runner = features.Bfloat16Extractor(extractor) if precision == "bfloat16" else extractor
+    feats = padded_features(runner, img, preset.pad, preset.pad_mode, margin=margin)
     seconds["features"] = tick() - t0
 
     t0 = tick()
@@ -143,6 +151,7 @@ def localize(
         "preset": preset.name,
         "params": preset.params(),
         "device": str(device),
+        "precision": precision,
         "feature_shape": tuple(feats.shape),
         "pad": _pad_pixels(preset.pad, extractor, img.shape[-2:], margin),
         "statistic_margin": kept,

@@ -61,7 +61,7 @@ def test_folder_with_good_corrupt_and_non_image_files(tmp_path, capsys):
     assert "Traceback" not in err and "notes.txt" not in err
     assert listing(out) == ["a_fca.png", "a_fca.tiff", "scores.csv", "sub", "sub/b_fca.png", "sub/b_fca.tiff"]
     rows = (out / "scores.csv").read_text().splitlines()
-    assert rows[0] == "path,image_score,seconds,backbone,preset" and len(rows) == 3
+    assert rows[0] == "path,image_score,seconds,backbone,preset,precision" and len(rows) == 3
     scores = tifffile.imread(out / "sub" / "b_fca.tiff")
     expected = localize(tmp_path / "in" / "sub" / "b.png", preset="own", backbone=BACKBONE).scores
     np.testing.assert_allclose(scores, expected, rtol=1e-6)

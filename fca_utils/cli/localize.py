@@ -47,7 +47,7 @@ __all__ = ["main", "write_outputs", "BORDER_FRACTION"]
 
 #: Border ignored by the shared colour scale and cropped by ``--border paper`` (Sec. 4.1, Appendix B.2: ~10 %).
 BORDER_FRACTION = 0.1
-CSV_COLUMNS = ("path", "image_score", "seconds", "backbone", "preset")
+CSV_COLUMNS = ("path", "image_score", "seconds", "backbone", "preset", "precision")
 
 
 def _border(shape) -> int:
@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="WideResNet-50-2 ImageNet weight file (torchvision's wide_resnet50_2-95faca4d.pth) "
                              "from anywhere; checked by its SHA-256")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu (default) or cuda")
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="the backbone's arithmetic: auto (default; bfloat16 on CPUs with avx512_bf16 or "
+                             "amx_bf16 for wide_resnet50_2 and efficientnet_lite0, else float32), float32 "
+                             "(the paper's, the same on any CPU) or bfloat16 (CPU only)")
     parser.add_argument("--patch-size", type=int, default=None, help="override the preset's patch size T")
     parser.add_argument("--overwrite", action="store_true", help="recompute images whose outputs are complete")
     parser.add_argument("--normalize", choices=("run", "image"), default="run",
@@ -144,7 +148,7 @@ def _is_pattern(text: str) -> bool:
 
 def _options(args) -> dict:
     return dict(preset=args.preset, backbone=args.backbone, device=args.device, patch_size=args.patch_size,
-                weights=args.weights)
+                weights=args.weights, precision=args.precision)
 
 
 def _single(args) -> int:
@@ -164,7 +168,7 @@ def _single(args) -> int:
     tiff_path, png_path = write_outputs(image, result.scores, output)
     meta = result.meta
     print(f"backbone: {meta['backbone_info']}")
-    print(f"preset: {meta['preset']}  image score (max): {result.image_score:.5f}  "
+    print(f"preset: {meta['preset']}  precision: {meta['precision']}  image score (max): {result.image_score:.5f}  "
           f"time: {meta['seconds']['total']:.2f} s")
     print(f"wrote {tiff_path} and {png_path}")
     return 0
@@ -207,7 +211,12 @@ def _many(args) -> int:
     relative = {p: p.resolve().relative_to(common) for p in paths}
     stem_of = {p: out_dir / r.parent / f"{r.stem}_fca" for p, r in relative.items()}
 
-    extractor, info = features.resolve_backbone(args.backbone, device=args.device, weights_file=args.weights)
+    try:
+        extractor, info = features.resolve_backbone(args.backbone, device=args.device, weights_file=args.weights)
+        precision = features.resolve_precision(args.precision, extractor, args.device)
+    except ValueError as err:
+        _error(str(err))
+        return 2
     preset_name = args.preset if args.patch_size is None else f"{args.preset}+T{args.patch_size}"
     csv_path = out_dir / "scores.csv"
     rows = _read_rows(csv_path)
@@ -215,14 +224,17 @@ def _many(args) -> int:
     def complete(p: Path) -> bool:
         row = rows.get(str(p))
         return (row is not None and row.get("backbone") == extractor.name and row.get("preset") == preset_name
+                and row.get("precision") == precision
                 and stem_of[p].with_suffix(".tiff").is_file())
 
     todo = paths if args.overwrite else [p for p in paths if not complete(p)]
     print(f"backbone: {info}")
+    print(f"precision: {precision}")
     if len(todo) < len(paths):
         print(f"{len(paths) - len(todo)} of {len(paths)} images already done in {out_dir} (--overwrite recomputes)")
     failed: list[tuple[Path, Exception]] = []
-    options = dict(preset=PRESETS[args.preset], backbone=extractor, device=args.device, patch_size=args.patch_size)
+    options = dict(preset=PRESETS[args.preset], backbone=extractor, device=args.device, patch_size=args.patch_size,
+                   precision=precision)
     for outcome in localize_many(todo, progress=not args.no_progress, errors="collect", **options):
         if not outcome.ok:
             failed.append((outcome.path, outcome.error))
@@ -231,7 +243,7 @@ def _many(args) -> int:
         write_tiff(result.scores, stem_of[outcome.path].with_suffix(".tiff"))
         rows[str(outcome.path)] = {"path": str(outcome.path), "image_score": f"{result.image_score:.6g}",
                                    "seconds": f"{result.meta['seconds']['total']:.3f}",
-                                   "backbone": extractor.name, "preset": preset_name}
+                                   "backbone": extractor.name, "preset": preset_name, "precision": precision}
         _write_rows(csv_path, rows)
 
     done = [p for p in paths if p not in {f for f, _ in failed}]

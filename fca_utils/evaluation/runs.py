@@ -209,7 +209,8 @@ def run_method(
                 run.reused += 1
             else:
                 preset = configure(base, dataset, *sample.image.shape[:2], **overrides)
-                result = localize(sample.image, preset=preset, backbone=extractor, device=device)
+                result = localize(sample.image, preset=preset, backbone=extractor, device=device,
+                                  precision="float32")  # the paper's arithmetic, the same on every CPU
                 scores = metrics.upsample_to(result.scores, sample.mask.shape)
                 write_anomaly_map(path, scores)
                 seconds.append(result.meta["seconds"]["total"])

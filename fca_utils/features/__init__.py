@@ -2,6 +2,7 @@
 
 Modules: :mod:`.base` (the :class:`Extractor` interface and its input checks),
 :mod:`.fusion` (batch norms folded into convolutions, a CPU default of the networks),
+:mod:`.precision` (bfloat16 on CPUs that have it, ``localize``'s default there),
 :mod:`.handcrafted` (colors, random projections, the steerable pyramid, Laws' TEM of
 section 3.1 and Table 1 as the authors configure them, and our earlier readings
 ``steerable_g2h2`` and ``tem_energy``), :mod:`.neural` (VGG19, WideResNet-50-2 of section 3.4, their
@@ -44,6 +45,7 @@ from .registry import (
                      random_counterpart,
                      resolve_backbone,
 )
+from .precision import PRECISIONS, Bfloat16Extractor, cpu_has_bfloat16, resolve_precision
 from .weights import MissingWeightsError, weights_path
 
 __all__ = [
@@ -52,5 +54,5 @@ __all__ = [
     "RandomWideResNet50Layer2", "EfficientNetLite0",
     "RandomEfficientNetLite0", "CachedExtractor", "steerable_filter", "laws_masks", "load_efficientnet_lite0",
     "get_extractor", "available_extractors", "resolve_backbone", "random_counterpart", "weights_path",
-    "clear_cache", "weights",
+    "clear_cache", "weights", "PRECISIONS", "Bfloat16Extractor", "cpu_has_bfloat16", "resolve_precision",
 ]

@@ -128,6 +128,12 @@ class Extractor:
         (``fold_batchnorm_on_cpu``); the features equal the unfolded network's up to float32
         rounding (same test and benchmark as ``channels_last``). Set it to False for the
         modules as they were built; switching it back and forth is allowed.
+    bfloat16_on_cpu : bool
+        Class attribute: the network was measured in bfloat16 on the CPU
+        (``benchmarks/bench_backbone.py``), so ``precision="auto"`` of
+        :func:`fca_utils.localize` runs it so on CPUs with native bfloat16
+        (:mod:`fca_utils.features.precision`). The extractor itself always computes in
+        float32; :class:`~fca_utils.features.precision.Bfloat16Extractor` wraps it.
     """
 
     name = ""
@@ -140,6 +146,7 @@ class Extractor:
     channels_last = False  # set per instance by __init__
     fold_batchnorm_on_cpu = False
     fold_batchnorm = False  # set per instance by __init__
+    bfloat16_on_cpu = False
     _module_format = torch.contiguous_format  # the layout the modules are in
     _built_modules = None  # the modules as built, while the folded ones are in use
 

@@ -104,6 +104,7 @@ class WideResNet50Layer2(Extractor):
     name = "wide_resnet50_2"
     channels_last_on_cpu = True
     fold_batchnorm_on_cpu = True
+    bfloat16_on_cpu = True
     receptive_field = 91
     stride = 8
     channels = 512
@@ -142,6 +143,7 @@ class RandomWideResNet50Layer2(Extractor):
     name = "random_wrn50"
     channels_last_on_cpu = True
     fold_batchnorm_on_cpu = True
+    bfloat16_on_cpu = True
     receptive_field = 91
     stride = 8
     channels = 512
@@ -205,6 +207,7 @@ class EfficientNetLite0(Extractor):
     name = "efficientnet_lite0"
     channels_last_on_cpu = True
     fold_batchnorm_on_cpu = True
+    bfloat16_on_cpu = True
     receptive_field = 355
     stride = 8
     channels = 152

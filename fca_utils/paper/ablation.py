@@ -310,8 +310,8 @@ def sensitivity_grid(dataset: Dataset, *, classes=None, max_images=None, t_offse
                     except ValueError:
                         pass  # a partial file: recompute
             preset = configure(method, dataset, h, w, patch_size=t, sigma_p=float(sp), sigma_s=float(ss))
-            maps = [metrics.upsample_to(localize(s.image, preset=preset, backbone=cached, device=device).scores,
-                                        s.mask.shape) for s in samples]
+            maps = [metrics.upsample_to(localize(s.image, preset=preset, backbone=cached, device=device,
+                                                 precision="float32").scores, s.mask.shape) for s in samples]
             result = metrics.evaluate(maps, [s.mask for s in samples], border=border)
             record = {"class": cls, "T": t, "T_offset": t - base.patch_size, "sigma_p": float(sp),
                       "sigma_s": float(ss), "au_pro": result["au_pro"], "pixel_auroc": result["pixel_auroc"],

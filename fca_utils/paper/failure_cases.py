@@ -268,7 +268,8 @@ def case_maps(image: np.ndarray, methods: dict, dataset: Dataset, backbone="auto
         label -> float32 ``(H, W)`` map at the image's resolution.
     """
     h, w = np.asarray(image).shape[:2]
-    return {label: localize(image, preset=configure(method, dataset, h, w), backbone=backbone, device=device).scores
+    return {label: localize(image, preset=configure(method, dataset, h, w), backbone=backbone, device=device,
+                             precision="float32").scores
             for label, method in methods.items()}
 
 
