@@ -29,7 +29,9 @@ downloaded here) on the first defective ``woven`` image of the embedded benchmar
    (the paper's compute with random weights). ``torch.compile`` is left out of it: it computes what float32 computes, in
    another order, and costs its compile time in every new process.
 
-ONNX Runtime is measured only when the ``onnxruntime`` package is importable.
+OpenVINO and ONNX Runtime (the network converted from PyTorch: ``openvino.convert_model``,
+``torch.onnx.export``) are measured when their packages are installed
+(``pip install openvino onnxruntime``; neither is a dependency of the package).
 """
 from __future__ import annotations
 
@@ -51,6 +53,64 @@ def _best(fn) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def forward_module(extractor):
+    """The extractor's forward pass (normalization and network) as a module, for the exporters."""
+    import torch
+
+    class Forward(torch.nn.Module):
+        def forward(self, x):
+            return extractor._features(x)
+
+    return Forward().eval()
+
+
+def runtime_variants(base, img, bf16: bool) -> tuple[dict, list[str]]:
+    """OpenVINO (float32, and bfloat16 where the CPU has it) and ONNX Runtime runs of ``base``'s
+    forward pass, converted from PyTorch; ``{label: (callable, note)}`` and a line for each
+    runtime that is not installed or failed."""
+    import torch
+
+    variants, skipped = {}, []
+    threads = torch.get_num_threads()
+    module = forward_module(base)
+    try:
+        import openvino
+    except ImportError:
+        skipped.append("openvino          skipped: the openvino package is not installed")
+    else:
+        start = time.perf_counter()
+        model = openvino.convert_model(module, example_input=img)
+        convert = time.perf_counter() - start
+        core = openvino.Core()
+        for precision in ("f32", "bf16") if bf16 else ("f32",):
+            compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                         "INFERENCE_NUM_THREADS": threads})
+            variants[f"openvino {precision}"] = (
+                lambda compiled=compiled: torch.from_numpy(compiled(img.numpy())[0]),
+                f"OpenVINO {openvino.__version__}, conversion {convert:.0f} s per process")
+    try:
+        import onnxruntime
+    except ImportError:
+        skipped.append("onnxruntime       skipped: the onnxruntime package is not installed")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/model.onnx"
+            try:
+                torch.onnx.export(module, (img,), path, dynamo=False)
+            except Exception as err:  # noqa: BLE001 -- the exporter's failures come in many types
+                skipped.append(f"onnxruntime       skipped: torch.onnx.export failed ({type(err).__name__}: "
+                               f"{str(err).splitlines()[0][:80]})")
+            else:
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+                variants["onnxruntime"] = (
+                    lambda session=session: torch.from_numpy(session.run(None, {session.get_inputs()[0].name:
+                                                                                img.numpy()})[0]),
+                    f"ONNX Runtime {onnxruntime.__version__}, float32")
+    return variants, skipped
 
 
 def pro_section(bf16: bool, random_wrn50: bool) -> None:
@@ -106,11 +166,6 @@ def main() -> None:
     bf16 = bool(flags & BFLOAT16_FLAGS)
     print(f"CPU bfloat16 flags: {sorted(flags & {'avx512_bf16', 'amx_bf16', 'amx_tile', 'avx512f'}) or 'none'}; "
           f"oneDNN available: {torch.backends.mkldnn.is_available()}")
-    try:
-        import onnxruntime  # noqa: F401
-        onnx = True
-    except ImportError:
-        onnx = False
     ds = datasets.open_dataset("embedded")
     entry = next(e for e in ds.entries("woven") if e.defect_type != "good")
     img = to_image_tensor(ds.load(entry).image)
@@ -137,6 +192,8 @@ def main() -> None:
         variants["torch.compile"] = (comp, f"compile + first call {time.perf_counter() - start:.0f} s")
         if bf16:
             variants["bfloat16"] = (features.Bfloat16Extractor(default), "torch.autocast('cpu', bfloat16) on top of the default")
+        runtimes, skipped = runtime_variants(base, img, bf16)
+        variants.update(runtimes)
         for variant, (ext, note) in variants.items():
             def call(ext=ext):
                 return ext(img)
@@ -147,8 +204,8 @@ def main() -> None:
             print(f"{name:20s} {variant:16s} {sec:8.3f} {ref_s / sec:8.2f}x {diff:23.2e} {map_diff:22.2e}  {note}")
         if not bf16:
             print(f"{name:20s} {'bfloat16':16s} skipped: no avx512_bf16 / amx_bf16 in /proc/cpuinfo")
-        if not onnx:
-            print(f"{name:20s} {'onnxruntime':16s} skipped: the onnxruntime package is not installed")
+        for line in skipped:
+            print(f"{name:20s} {line}")
     if not args.no_pro:
         pro_section(bf16, args.pro_random_wrn50)
     print("load average at end: " + load_average())
