@@ -68,8 +68,8 @@ def forward_module(extractor):
 
 def runtime_variants(base, img, bf16: bool) -> tuple[dict, list[str]]:
     """OpenVINO (float32, and bfloat16 where the CPU has it) and ONNX Runtime runs of ``base``'s
-    forward pass, converted from PyTorch; ``{label: (callable, note)}`` and a line for each
-    runtime that is not installed or failed."""
+    forward pass, converted from PyTorch at ``img``'s size; ``{label: (image -> features, note)}``
+    and a line for each runtime that is not installed or failed."""
     import torch
 
     variants, skipped = {}, []
@@ -88,7 +88,7 @@ def runtime_variants(base, img, bf16: bool) -> tuple[dict, list[str]]:
             compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": precision,
                                                          "INFERENCE_NUM_THREADS": threads})
             variants[f"openvino {precision}"] = (
-                lambda compiled=compiled: torch.from_numpy(compiled(img.numpy())[0]),
+                lambda image, compiled=compiled: torch.from_numpy(compiled(image.numpy())[0]),
                 f"OpenVINO {openvino.__version__}, conversion {convert:.0f} s per process")
     try:
         import onnxruntime
@@ -107,8 +107,8 @@ def runtime_variants(base, img, bf16: bool) -> tuple[dict, list[str]]:
                 options.intra_op_num_threads = threads
                 session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
                 variants["onnxruntime"] = (
-                    lambda session=session: torch.from_numpy(session.run(None, {session.get_inputs()[0].name:
-                                                                                img.numpy()})[0]),
+                    lambda image, session=session: torch.from_numpy(
+                        session.run(None, {session.get_inputs()[0].name: image.numpy()})[0]),
                     f"ONNX Runtime {onnxruntime.__version__}, float32")
     return variants, skipped
 
