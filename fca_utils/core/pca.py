@@ -10,8 +10,8 @@ Deterministic by construction: the eigen-decomposition of the C x C covariance i
 float64 (LAPACK's ``dsyevr`` through :func:`scipy.linalg.eigh`, on one BLAS thread, no
 random initialisation), components ordered by decreasing variance, and each component's
 sign fixed so that its loading of largest magnitude is positive. The solver computes only
-the kept eigenpairs (``subset_by_index``), a quarter of the time of the full
-decomposition at C = 512 and 16 components; the total variance is the covariance's trace.
+the kept eigenpairs (``subset_by_index``), cheaper than the full decomposition when few
+components are kept; the total variance is the covariance's trace.
 Nothing here is hand-written beyond the sign convention.
 """
 from __future__ import annotations
