@@ -175,8 +175,8 @@ def _band_ranks(keys, ry, rx, out):
     The band is the padded rows ``ry`` (source rows) by the padded columns ``rx``. Samples
     are ordered by value (order key of :func:`_order_key`), equal values by row-major
     position in the band, with a stable least-significant-digit radix sort (11-bit
-    digits; numba has no stable sort of its own, and ``np.argsort`` per channel takes
-    about ten times as long). A window's samples keep this order among themselves,
+    digits), written here because numba has no stable sort and a radix sort of 32-bit
+    keys takes time linear in the samples, in parallel over channels. A window's samples keep this order among themselves,
     so these ranks stand in for the values when the window's samples are compared.
     """
     n_ch = keys.shape[0]
