@@ -82,6 +82,11 @@ def test_bfloat16_features_stay_within_the_measured_tolerance(name, grass):
     assert torch.equal(ex(img), ref)  # the wrapped extractor is left in float32
 
 
+def test_bfloat16_extractor_wraps_extractors_only():
+    with pytest.raises(TypeError, match="wraps a features.Extractor, got str"):
+        features.Bfloat16Extractor("random_wrn50")
+
+
 def test_localize_reports_and_applies_its_precision(grass):
     kw = dict(preset="paper", backbone="efficientnet_lite0", image_size=256)
     exact = localize(grass, precision="float32", **kw)
