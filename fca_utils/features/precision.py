@@ -1,13 +1,15 @@
 """The backbone's arithmetic on the CPU: float32, or bfloat16 where the CPU has it.
 
-Issue 14 of the companion asked for the fastest backbone setting on the CPU that keeps
-AU-PRO on the embedded benchmark within 0.1 point of float32 as the default of
-``device="cpu"``. ``benchmarks/bench_backbone.py`` measures bfloat16 (``torch.autocast``,
-run by oneDNN) on top of the float32 defaults (channels_last, folded batch norms): the
-fastest setting, and the only one that changes the features by more than float32
-rounding (by a few percent of their maximum), with AU-PRO within that 0.1 point
-(``benchmarks/README.md`` has the figures). oneDNN computes bfloat16 natively only on
-CPUs that list ``avx512_bf16`` or ``amx_bf16``; elsewhere it converts, slower than float32.
+The rule for a CPU default here is the fastest backbone setting that keeps AU-PRO on the
+embedded benchmark within 0.1 point of float32. ``benchmarks/bench_backbone.py`` measures
+bfloat16 (``torch.autocast``, run by oneDNN) on top of the float32 defaults
+(channels_last, folded batch norms): the fastest setting within PyTorch, and the only
+one there that changes the features by more than float32 rounding (by a few percent of
+their maximum), with AU-PRO within that 0.1 point for EfficientNet-Lite0 and for
+WideResNet-50-2's architecture (``random_wrn50``: the ImageNet weights cannot be
+downloaded where it was measured); ``benchmarks/README.md`` has the figures. oneDNN
+computes bfloat16 natively only on CPUs that list ``avx512_bf16`` or ``amx_bf16``;
+elsewhere it converts, slower than float32.
 
 So :func:`fca_utils.localize` and ``fca-localize`` take ``precision="auto"``: bfloat16 for
 the networks that were measured (``Extractor.bfloat16_on_cpu``) when the device is the CPU
