@@ -734,7 +734,11 @@ def sorted_windows(feats, patch_size: int, *, scale: bool = True) -> np.ndarray:
     the FCA kernel; float32 or float64 like the input (other dtypes: float32).
     """
     feats, t = prepare_features(feats, patch_size, scale)
-    x = kernel_input(feats)
+    return _sorted_of(kernel_input(feats), t)
+
+
+def _sorted_of(x: np.ndarray, t: int) -> np.ndarray:
+    """Sorted windows ``(C, H*W, T*T)`` of a :func:`kernel_input` array, reflect-padded."""
     _, h, w = x.shape
     p = t // 2
     out = np.empty((x.shape[0], h * w, t * t), x.dtype)
@@ -797,13 +801,7 @@ def channels_per_chunk(n_windows: int, t: int, itemsize: int, sorted_bytes: int 
 
 def sorted_channels(feats: torch.Tensor, t: int, channels) -> np.ndarray:
     """Sorted windows ``(len(channels), H*W, T*T)`` of some channels of an already scaled map."""
-    x = np.ascontiguousarray(kernel_input(feats)[np.asarray(channels, np.int64)])
-    _, h, w = x.shape
-    p = t // 2
-    out = np.empty((x.shape[0], h * w, t * t), x.dtype)
-    ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
-    _sorted_windows(x, band_keys(order_keys(x), ry, rx), ry, rx, out)
-    return out
+    return _sorted_of(np.ascontiguousarray(kernel_input(feats)[np.asarray(channels, np.int64)]), t)
 
 
 def pair_costs_chunked(feats: torch.Tensor, t: int, queries, cand, *, sorted_bytes: int | None = None) -> np.ndarray:
