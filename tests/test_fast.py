@@ -1,4 +1,5 @@
 """The numba kernels of fca_utils.core.kernels give the straightforward PyTorch results (Eqs. (4), (5))."""
+import numba
 import numpy as np
 import pytest
 import torch
@@ -102,7 +103,7 @@ def test_median_reference_equals_reference_median(t, shape, dtype):
     scaled = ops.scale_features(feats)
     x = kernels.kernel_input(scaled)
     expected = reference.median(scaled, t, scale=False).numpy()
-    assert np.array_equal(kernels.median_reference(x, kernels.order_keys(x), t), expected)
+    assert np.array_equal(kernels.median_reference(x, t), expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -182,7 +183,7 @@ def test_band_keys_rank_by_value_then_position(dtype):
     assert np.array_equal(got, literal_band_ranks(x, ry, rx))
 
 
-def test_wide_band_keys_are_int32_and_fca_stays_exact():
+def test_wide_band_keys_are_int32_and_sorted_windows_stay_exact():
     # 182 x 192 padded samples: beyond int16's 32767.
     feats = relu_like_feats(1, 180, 190, seed=2)
     x = kernels.kernel_input(feats)
@@ -191,7 +192,8 @@ def test_wide_band_keys_are_int32_and_fca_stays_exact():
     got = kernels.band_keys(kernels.order_keys(x), ry, rx)
     assert got.dtype == np.int32
     assert np.array_equal(got, literal_band_ranks(x, ry, rx))
-    assert_same_map(statistics.fca(feats, 3, backend="numba"), statistics.fca(feats, 3, backend="torch"))
+    expected = literal.sorted_windows(ops.scale_features(feats).numpy(), 3)
+    assert np.array_equal(kernels.sorted_windows(feats, 3), np.transpose(expected, (1, 0, 2)))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -217,6 +219,30 @@ def test_pair_costs_and_run_sums():
         kernels.pair_costs(sw, queries, cand + 1)
     with pytest.raises(ValueError, match="starts must"):
         kernels.run_sums(sw, [1, 3])
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5])
+@pytest.mark.parametrize("threads", sorted({1, numba.config.NUMBA_NUM_THREADS}))
+def test_same_bits_however_the_rows_are_split(block, threads, monkeypatch):
+    # Parts of window rows per thread and blocks of sample rows change only the order in
+    # which windows are visited; every window's channels are still added in order.
+    feats = relu_like_feats(5, 23, 19, seed=7)
+    expected = {t: (statistics.fca(feats, t), statistics.sww(feats, t)) for t in (3, 5)}
+    monkeypatch.setattr(kernels, "BLOCK_ROWS", block)
+    numba.set_num_threads(threads)
+    try:
+        for t, (fca_map, sww_map) in expected.items():
+            assert torch.equal(statistics.fca(feats, t), fca_map)
+            assert torch.equal(statistics.sww(feats, t), sww_map)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def test_windows_above_255_samples_count_in_uint16():
+    # T = 17: ranks up to 288 no longer fit the uint8 counts of smaller windows.
+    feats = relu_like_feats(2, 21, 19, seed=9)
+    assert_same_map(statistics.fca(feats, 17, backend="numba"), statistics.fca(feats, 17, backend="torch"))
+    assert_same_map(statistics.sww(feats, 17, backend="numba"), statistics.sww(feats, 17, backend="torch"))
 
 
 @pytest.mark.parametrize("tile_rows", [1, 4, 7])

@@ -17,36 +17,48 @@ non-compliance ``M`` of Eqs. (4) and (5) summed over channels and references::
 where ``rank_{w,c}(i)`` is the rank of the value at position ``i`` among the
 window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
 
-1. *Ranks updated as the window slides, not sorted.* For one channel and one
-   row of windows, moving one pixel to the right removes a column of T samples
-   and adds one. The rank of each remaining sample changes by the number of new
-   samples below it minus the number of leaving samples below it, and the rank of
-   a new sample is the number of samples below it. That is 2 T comparisons per
-   sample and window, O(T^3) in all, done branch-free on narrow integer keys so
-   that the compiler vectorizes them (32 int16 keys per AVX-512 instruction). The
-   errors are added to ``E_w`` straight away; nothing per window and channel is stored.
-2. *Ties ranked like the stable sort.* A sample's key is its rank in the band of
-   padded rows a tile of windows covers (:func:`band_keys`: one stable radix sort
-   per channel and tile), ordered by value (the float32 bit pattern made monotone,
-   or for float64 the value's rank among the channel's distinct values) and equal
-   values by row-major position ``(padded row, padded column)``. Keys are therefore
-   distinct and order equal values by position in the window, exactly as the
-   straightforward version's ``torch.sort(stable=True)`` does; this matters because
-   reflect padding repeats values at the borders and ReLU features are often
-   exactly 0. Band ranks fit int16 at 1024^2 (136 x 136 padded samples): four times
-   as many keys per SIMD register as int64 (value, position) keys would take.
+1. *Ranks counted from each sample's neighbours, not sorted.* The rank of a
+   sample in a window is the number of the window's samples below it. A sample
+   lies in T^2 windows, all within the (2T - 1) x (2T - 1) neighbourhood centred
+   on it. For each neighbour column ``dx`` the kernel counts the neighbours below
+   the sample over the T rows of a window, and moves those T rows up by one row at
+   a time (one row in, one out) through the T windows rows that contain the sample;
+   the rank in each of the T windows of such a row is then a sum of T of these
+   column counts, again moved by one column at a time. That is about 3 (2T - 1) T
+   comparisons per sample and channel, where re-sorting would take T^2 log T^2
+   per window. On the padded band of values laid out row after row
+   (:func:`_fill_band`), the neighbour ``(dy, dx)`` of every sample is the same
+   ``dy * (W + T - 1) + dx`` values away, so each loop runs branch-free over the
+   samples of ``BLOCK_ROWS`` rows at once and the compiler vectorizes it; counts
+   are uint8 (T <= 15). The errors are added to ``E_w`` straight away; nothing
+   per window and channel is stored.
+2. *Ties ranked like the stable sort.* Equal values are ranked by their
+   row-major position ``(padded row, padded column)`` in the window, exactly as
+   the straightforward version's ``torch.sort(stable=True)`` does: a neighbour
+   that comes before the sample in that order counts as below it when it is
+   ``<=`` the sample, one after it when it is ``<`` (-0.0 equals 0.0). This
+   matters because reflect padding repeats values at the borders and ReLU
+   features are often exactly 0.
 3. *Linear steps once per window.* Averaging over channels and references, the
    5 x 5 smoothing ``G_{sigma_s}`` (reflect-padded within the window), the
    weights ``G_{sigma_p}`` and the accumulation into the map are linear, so they
    are applied once per window to ``E_w``, not per channel. The smoothing is
    separable: ``G_{sigma_p} * (A E_w A^T)`` with a T x T matrix ``A``
    (:func:`smoothing_matrix`). SWW needs only ``sum_i G_sigma[i] E_w[i]``.
-4. *Parallel over rows of windows* (numba ``prange``); channels are looped inside
-   a row, so each thread works on T rows of one channel at a time with its keys,
-   ranks and values in L1, and per-row errors in L2.
+4. *Parallel over parts of a tile's window rows* (numba ``prange``), one part
+   per thread; a part recounts the T - 1 sample rows it shares with the next.
+   Within a part, the samples of ``BLOCK_ROWS`` rows are taken through all
+   channels before the next rows, so the errors of the T + ``BLOCK_ROWS`` - 1
+   window rows they reach stay in cache while the channels are added, in order.
 5. *Per-window references* (:class:`~fca_utils.core.reference.NearestReference`, k-NN,
-   section 3.3): every window has its own k reference windows. The same sliding
-   ranks first give every window's sorted values, ``(c, H*W, T^2)`` for a chunk of
+   section 3.3): every window has its own k reference windows. A second way to
+   rank gives every window's sorted values first: the window slides right one
+   column at a time, and every remaining sample's rank changes by the number of
+   new samples below it minus the number of leaving ones below it (:func:`_slide`),
+   compared on band keys (:func:`band_keys`: each padded sample's rank in the band
+   of rows, value first and position second, from one stable radix sort per
+   channel; int16 when the band has at most 32767 samples), distinct keys that
+   order ties as step 2 does. The sorted values come as ``(c, H*W, T^2)`` for a chunk of
    ``c`` channels at a time (:func:`sorted_windows` of all channels would take
    ``4 N C T^2`` bytes in float32, 2.7 GB at 128 x 128 x 512 with T = 9; a chunk
    takes at most ``SORTED_BYTES``). A window's sorted values are those of its own
@@ -69,13 +81,15 @@ of 2 * (T // 2) rows between neighbouring tiles' contributions), reflecting only
 at the map's borders, so tiled and untiled results are the same. Scaling works on
 chunks of channels and the median reference (Eq. 7) on one channel per thread.
 Beyond the features and their [0, 1]-scaled copy, memory is therefore a few tens
-of MiB at any map size, plus the tile's band keys (2 or 4 bytes per channel and
-padded sample of the band: 19 MiB at 128 x 128 x 512, 116 MiB at 512 x 512 x 512),
-and with per-window references a chunk of sorted windows, at most ``SORTED_BYTES``,
-and the ``8 N T^2``-byte error buffer of step 5.
+of MiB at any map size, plus the tile's padded band of values (4 or 8 bytes per
+channel and padded sample, with T rows of zeros above and below: 41 MiB at
+128 x 128 x 512, 129 MiB at 512 x 512 x 512), and with per-window references the
+band keys of step 5 (2 or 4 bytes per channel and padded sample of a chunk), a
+chunk of sorted windows, at most ``SORTED_BYTES``, and the ``8 N T^2``-byte error
+buffer of step 5.
 
 Quantized FCA (:func:`qfca`, see :func:`fca_utils.core.statistics.qfca`) replaces the
-sliding ranks by sliding level histograms and shares steps 3 and 4.
+ranks by level histograms that slide along each row of windows, and shares step 3.
 
 Accuracy
 --------
@@ -91,6 +105,7 @@ a second.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
@@ -132,6 +147,9 @@ SORTED_BYTES = 256 * 1024 * 1024
 
 #: Chunks of channels :func:`pair_costs` splits its work into (each with its own (Q, P) sums).
 PAIR_PARTS = 8
+
+#: Padded rows of samples the FCA / SWW kernel (:func:`_part_errors`) takes at once.
+BLOCK_ROWS = 4
 
 #: Bits per digit of the radix sort of :func:`_band_ranks`.
 _RADIX_BITS = 11
@@ -273,58 +291,25 @@ def _start_channel(bkeys, key, rank):
 
 
 @njit(cache=True)
-def _row_errors(x, bkeys, rows, wrow, rx, refs, err):
-    """Channel- and reference-summed errors ``E_w`` of one row of windows.
+def _sort_tile(x, c, y0, x0, t, tile, out):
+    """The T x T tile of channel ``c`` at ``(y0, x0)``, sorted into ``out``.
 
-    The window slides right one column at a time and keeps every sample's rank
-    up to date (:func:`_slide`) instead of sorting each window.
-
-    Parameters
-    ----------
-    x : (C, H, W) scaled features (values for the errors).
-    bkeys : (C, rows of the band, W + T - 1) ranks of the padded samples in their band (:func:`band_keys`).
-    rows : (T,) source rows of the windows' padded rows.
-    wrow : band row of the windows' first row.
-    rx : source column of every reflect-padded column.
-    refs : (K, C, T*T) float64 sorted references.
-    err : (W, T*T) float64 output, position index ``a * T + b`` (row-major).
+    Each sample goes to the place given by how many samples lie below it plus how
+    many equal ones come before it in row-major order (the stable sort's order;
+    only the sorted values are kept).
     """
-    n_ch = x.shape[0]
-    width = err.shape[0]
-    t = rows.shape[0]
-    n = t * t
-    key, rank, leaving, above = _window_buffers(bkeys, t)
-    vals = np.empty(n)
-    acc = np.zeros((width, n))  # by slot: index s * T + a
-    for c in range(n_ch):
-        _start_channel(bkeys, key, rank)
-        for j in range(width + t - 1):
-            _slide(bkeys, x, c, wrow, rows, rx[j], j, key, rank, vals, leaving, above)
-            x0 = j - t + 1
-            if x0 >= 0:
-                for r in range(refs.shape[0]):
-                    for e in range(n):
-                        acc[x0, e] += abs(vals[e] - refs[r, c, rank[e]])
-    for x0 in range(width):
-        for b in range(t):
-            s = (x0 + b) % t
-            for a in range(t):
-                err[x0, a * t + b] = acc[x0, s * t + a]
-
-
-@njit(cache=True)
-def _sort_tile(x, keys, c, y0, x0, t, tile_keys, out):
-    """The T x T tile of channel ``c`` at ``(y0, x0)``, sorted into ``out`` by counting keys below each sample."""
     n = t * t
     for a in range(t):
         for b in range(t):
-            tile_keys[a * t + b] = (_order_key(keys[c, y0 + a, x0 + b]) << 32) | (a * t + b)
+            tile[a * t + b] = x[c, y0 + a, x0 + b]
     for e in range(n):
-        ke = tile_keys[e]
+        v = tile[e]
         below = 0
         for f in range(n):
-            below += tile_keys[f] < ke
-        out[below] = x[c, y0 + e // t, x0 + e % t]
+            below += 1 if tile[f] < v else 0
+        for f in range(e):
+            below += 1 if tile[f] == v else 0
+        out[below] = v
 
 
 @njit(cache=True)
@@ -353,12 +338,12 @@ def _kth_smallest(values, k):
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _median_reference(x, keys, t):
+def _median_reference(x, t):
     """Median reference, Eq. (7): per channel and rank, the lower median over the
     non-overlapping T x T tiles of the unpadded map (edge remainders dropped), (C, T*T).
 
     The same values as :func:`fca_utils.core.reference.median` with ``scale=False``,
-    without its ``torch.sort`` of every tile (a fifth of the whole fast FCA otherwise).
+    without building and ``torch.sort``-ing a tensor of every tile.
     """
     n_ch, h, w = x.shape
     ty, tx = h // t, w // t
@@ -366,26 +351,144 @@ def _median_reference(x, keys, t):
     out = np.empty((n_ch, t * t), x.dtype)
     for c in prange(n_ch):
         by_rank = np.empty((t * t, n_tiles), x.dtype)
-        tile_keys = np.empty(t * t, np.int64)
         tile = np.empty(t * t, x.dtype)
+        ordered = np.empty(t * t, x.dtype)
         for i in range(ty):
             for k in range(tx):
-                _sort_tile(x, keys, c, i * t, k * t, t, tile_keys, tile)
-                by_rank[:, i * tx + k] = tile
+                _sort_tile(x, c, i * t, k * t, t, tile, ordered)
+                by_rank[:, i * tx + k] = ordered
         for r in range(t * t):
             out[c, r] = _kth_smallest(by_rank[r], (n_tiles - 1) // 2)
     return out
 
 
-@njit(parallel=True, cache=True, fastmath=False)
-def _tile_errors(x, bkeys, ry, rx, refs, y0, err):
-    """``_row_errors`` for window rows ``y0 .. y0 + len(err) - 1``, in parallel over rows.
+@njit(parallel=True, cache=True)
+def _fill_band(x, ry, rx, t, band):
+    """Copy the padded rows ``ry`` x columns ``rx`` of every channel into ``band`` (C, L), row after row.
 
-    ``bkeys`` are the band keys of padded rows ``y0 .. y0 + len(err) + T - 2``.
+    Padded sample ``(i, j)`` goes to ``band[c, t + (t + i) * Wp + j]`` (``Wp = len(rx)``);
+    the ``t`` rows plus ``t`` values before and after the samples are zeros, so that a
+    sample's neighbours up to ``T - 1`` rows and columns away (:func:`_part_errors`) are
+    always inside the array.
     """
-    t = ry.shape[0] - x.shape[1] + 1
-    for i in prange(err.shape[0]):
-        _row_errors(x, bkeys, ry[y0 + i : y0 + i + t], i, rx, refs, err[i])
+    hb = ry.shape[0]
+    wp = rx.shape[0]
+    for c in prange(x.shape[0]):
+        out = band[c]
+        out[: t + t * wp] = 0
+        out[t + (t + hb) * wp :] = 0
+        for i in range(hb):
+            src = x[c, ry[i]]
+            o = t + (t + i) * wp
+            for j in range(wp):
+                out[o + j] = src[rx[j]]
+
+
+@njit(cache=True)
+def _part_errors(band, wp, refs, t, a, b, block, counts, err):
+    """Channel- and reference-summed errors ``E_w`` of the window rows ``a .. b - 1`` of a tile.
+
+    Steps 1 and 2 of the module docstring. Window ``(wy, wx)`` covers the band's
+    padded rows ``wy .. wy + T - 1`` and columns ``wx .. wx + T - 1``. Samples are
+    taken ``block`` padded rows at a time, all channels of those rows before the next
+    rows, so that the lanes of every loop run over ``block * Wp`` samples at once:
+    on the band's flat layout (:func:`_fill_band`) the neighbour ``(dy, dx)`` of every
+    sample lies the same ``dy * Wp + dx`` values away. Lanes whose neighbours fall
+    outside the sample's row only serve windows that do not exist; their counts are
+    computed but never read.
+
+    Parameters
+    ----------
+    band : (C, L) padded band of values (:func:`_fill_band`).
+    wp : padded width ``W + T - 1``.
+    refs : (K, C, T*T) float64 sorted references.
+    t : window side T.
+    a, b : the window rows to compute (tile rows).
+    block : padded rows of samples taken at once.
+    counts : empty array whose dtype holds a count up to T^2 - 1 (uint8 for T <= 15).
+    err : (tile rows, W, T*T) float64 output, position index ``oy * T + ox`` (row-major).
+    """
+    n_ch = band.shape[0]
+    width = err.shape[1]
+    m = 2 * t - 1
+    n = t * t
+    n_ref = refs.shape[0]
+    below = np.zeros((m, block * wp), counts.dtype)  # below[dx + T - 1]: neighbours in column dx below the sample
+    rank = np.zeros(block * wp, counts.dtype)
+    ring = t + block - 1  # window rows a block of samples reaches
+    acc = np.zeros((ring, n, width))
+    vals = np.empty(block * wp)
+    for py0 in range(a, b + t - 1, block):
+        rows = min(block, b + t - 1 - py0)
+        lanes = rows * wp
+        start = t + (py0 + t) * wp
+        for c in range(n_ch):
+            flat = band[c]
+            own = flat[start : start + lanes]
+            for f in range(lanes):
+                vals[f] = own[f]
+            for oy in range(t):
+                # below[dx + T - 1]: how many of the samples at (dy, dx), dy = -oy .. T - 1 - oy, lie below
+                # each sample; a neighbour before the sample in row-major order counts when <= (ties rank
+                # by position, like the stable sort), one after it when <.
+                for k in range(m):
+                    dx = k - (t - 1)
+                    count = below[k, :lanes]
+                    if oy == 0:
+                        count[:] = 0
+                        for dy in range(t):
+                            o = start + dy * wp + dx
+                            nb = flat[o : o + lanes]
+                            if dy > 0 or dx >= 0:
+                                for f in range(lanes):
+                                    count[f] += 1 if nb[f] < own[f] else 0
+                            else:
+                                for f in range(lanes):
+                                    count[f] += 1 if nb[f] <= own[f] else 0
+                    else:  # the rows move up by one: row -oy comes in (before), row T - oy leaves (after)
+                        o_in = start - oy * wp + dx
+                        o_out = start + (t - oy) * wp + dx
+                        come = flat[o_in : o_in + lanes]
+                        leave = flat[o_out : o_out + lanes]
+                        for f in range(lanes):
+                            count[f] += (1 if come[f] <= own[f] else 0) - (1 if leave[f] < own[f] else 0)
+                for ox in range(t):
+                    # rank in window (py - oy, l - ox): the columns dx = -ox .. T - 1 - ox of ``below``
+                    if ox == 0:
+                        rank[:lanes] = 0
+                        for k in range(t - 1, m):
+                            col = below[k, :lanes]
+                            for f in range(lanes):
+                                rank[f] += col[f]
+                    else:
+                        col_in = below[t - 1 - ox, :lanes]
+                        col_out = below[m - ox, :lanes]
+                        for f in range(lanes):
+                            rank[f] += col_in[f] - col_out[f]
+                    for i in range(rows):
+                        wy = py0 + i - oy
+                        if wy < a or wy >= b:
+                            continue
+                        out = acc[wy % ring, oy * t + ox]
+                        v = vals[i * wp + ox : i * wp + ox + width]
+                        r = rank[i * wp + ox : i * wp + ox + width]
+                        for k in range(n_ref):
+                            ref = refs[k, c]
+                            for f in range(width):
+                                out[f] += abs(v[f] - ref[r[f]])
+        for wy in range(max(a, py0 - t + 1), min(b, py0 + rows - t + 1)):  # rows no later sample reaches
+            done = acc[wy % ring]
+            for e in range(n):
+                for x0 in range(width):
+                    err[wy, x0, e] = done[e, x0]
+            done[:] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def _tile_errors(band, wp, refs, t, bounds, block, counts, err):
+    """:func:`_part_errors` of the window rows ``bounds[i] .. bounds[i + 1] - 1`` of a tile, in parallel over ``i``."""
+    for i in prange(bounds.shape[0] - 1):
+        _part_errors(band, wp, refs, t, bounds[i], bounds[i + 1], block, counts, err)
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -446,8 +549,11 @@ def _weigh_centres(err, weight, norm, out):
 def _row_sorted(x, bkeys, rows, wrow, rx, out):
     """Sorted values of one row of windows: ``out[c, x0, :]`` for every channel and window.
 
-    Ranks come from the sliding update of :func:`_slide` (arguments as in
-    :func:`_row_errors`); ``out`` is (C, W, T*T).
+    Ranks come from the sliding update of :func:`_slide` (step 5 of the module
+    docstring). ``x`` (C, H, W) values; ``bkeys`` (C, rows of the band, W + T - 1)
+    band keys (:func:`band_keys`); ``rows`` (T,) source rows of the windows' padded
+    rows, the first being band row ``wrow``; ``rx`` the source column of every
+    padded column; ``out`` is (C, W, T*T).
     """
     n_ch = x.shape[0]
     width = out.shape[1]
@@ -669,17 +775,17 @@ def band_keys(keys: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> np.ndarray:
     return out
 
 
-def median_reference(x: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
+def median_reference(x: np.ndarray, t: int) -> np.ndarray:
     """The median reference of Eq. (7), (C, T*T), of a :func:`kernel_input` array ``x``.
 
     The same values as :func:`fca_utils.core.reference.median` with ``scale=False``:
     per channel, the median over the non-overlapping T x T tiles of each order statistic.
     """
-    return _median_reference(x, keys, t)
+    return _median_reference(x, t)
 
 
 def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int | None = None):
-    """The kernels' NumPy inputs: values, order keys, references and reflect indices.
+    """The kernels' NumPy inputs: values, references and reflect indices.
 
     ``refs`` is the (K, C, T*T) float64 array of shared sorted references (the median
     of Eq. (7) when ``windows`` is None), or with ``neighbours`` the pair
@@ -688,7 +794,6 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int 
     (default :data:`SORTED_BYTES`) of channels at a time.
     """
     x = kernel_input(feats)
-    keys = order_keys(x)
     _, h, w = x.shape
     p = t // 2
     ry, rx = _reflect_indices(h, p), _reflect_indices(w, p)
@@ -700,6 +805,7 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int 
             raise ValueError(f"neighbours must lie in [0, {h * w}), got [{idx.min()}, {idx.max()}]")
         acc = np.zeros((h, w, t * t))
         step = channels_per_chunk(h * w, t, x.dtype.itemsize, sorted_bytes)
+        keys = order_keys(x)
         for c0 in range(0, x.shape[0], step):
             part, part_keys = x[c0 : c0 + step], keys[c0 : c0 + step]
             sw = np.empty((part.shape[0], h * w, t * t), x.dtype)
@@ -709,20 +815,29 @@ def _inputs(feats: torch.Tensor, t: int, windows, neighbours, sorted_bytes: int 
             del sw
         refs = (acc, idx)
     elif windows is None:
-        refs = _median_reference(x, keys, t)[None].astype(np.float64)
+        refs = _median_reference(x, t)[None].astype(np.float64)
     else:
         refs = windows.to(torch.float64).contiguous().numpy()
-    return x, keys, refs, ry, rx
+    return x, refs, ry, rx
 
 
-def _errors(x, keys, ry, rx, refs, y0: int, err: np.ndarray) -> float:
+def _errors(x, ry, rx, refs, y0: int, err: np.ndarray) -> float:
     """Fill ``err`` with the summed errors ``E_w`` of a tile of window rows; returns 1 / (C * K)."""
     if isinstance(refs, tuple):
         acc, idx = refs
         _knn_slots_to_positions(acc[y0 : y0 + err.shape[0]], ry.shape[0] - x.shape[1] + 1, err)
         return 1.0 / (x.shape[0] * idx.shape[1])
     t = ry.shape[0] - x.shape[1] + 1
-    _tile_errors(x, band_keys(keys, ry[y0 : y0 + err.shape[0] + t - 1], rx), ry, rx, refs, y0, err)
+    rows = err.shape[0]
+    ry = ry[y0 : y0 + rows + t - 1]
+    band = np.empty((x.shape[0], (ry.shape[0] + 2 * t) * rx.shape[0] + 2 * t), x.dtype)
+    _fill_band(x, ry, rx, t, band)
+    # One part of window rows per thread, each at least T rows: a part recounts the T - 1 sample
+    # rows it shares with the next one.
+    parts = max(1, min(numba.get_num_threads(), rows // t))
+    bounds = np.array([i * rows // parts for i in range(parts + 1)], np.int64)
+    counts = np.empty(0, np.uint8 if t * t <= 256 else np.uint16 if t * t <= 65536 else np.uint32)
+    _tile_errors(band, rx.shape[0], refs, t, bounds, BLOCK_ROWS, counts, err)
     return 1.0 / (x.shape[0] * refs.shape[0])
 
 
@@ -731,7 +846,7 @@ def sorted_windows(feats, patch_size: int, *, scale: bool = True) -> np.ndarray:
 
     The same values as ``torch.sort`` of :func:`fca_utils.core.windows.iter_window_rows`'s
     windows (windows row-major, reflect padding), computed with the sliding ranks of
-    the FCA kernel; float32 or float64 like the input (other dtypes: float32).
+    step 5 of the module docstring; float32 or float64 like the input (other dtypes: float32).
     """
     feats, t = prepare_features(feats, patch_size, scale)
     return _sorted_of(kernel_input(feats), t)
@@ -866,14 +981,14 @@ def sww(feats: torch.Tensor, t: int, sigma: float, windows: torch.Tensor | None 
     -------
     (H, W) tensor of the input's dtype, on the CPU.
     """
-    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
+    x, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
     n_ch, h, w = x.shape
     weight = gaussian_kernel2d(t, sigma, dtype=torch.float64).reshape(-1).numpy()
     out = np.empty((h, w))
     rows = _tile_rows(w, t, tile_rows)
     for y0 in range(0, h, rows):
         err = np.empty((min(rows, h - y0), w, t * t))
-        norm = _errors(x, keys, ry, rx, refs, y0, err)
+        norm = _errors(x, ry, rx, refs, y0, err)
         _weigh_centres(err, weight, norm, out[y0 : y0 + err.shape[0]])
     return torch.from_numpy(out).to(feats.dtype)
 
@@ -901,7 +1016,7 @@ def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, wind
     -------
     (H, W) tensor of the input's dtype, on the CPU.
     """
-    x, keys, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
+    x, refs, ry, rx = _inputs(feats, t, windows, neighbours, sorted_bytes)
     n_ch, h, w = x.shape
     p = t // 2
     smooth = smoothing_matrix(t, sigma_s)
@@ -910,7 +1025,7 @@ def fca(feats: torch.Tensor, t: int, sigma_p: float, sigma_s: float | None, wind
     rows = _tile_rows(w, t, tile_rows)
     for y0 in range(0, h, rows):
         err = np.empty((min(rows, h - y0), w, t * t))
-        norm = _errors(x, keys, ry, rx, refs, y0, err)
+        norm = _errors(x, ry, rx, refs, y0, err)
         _smooth_and_weigh(err, smooth, weight, norm)
         _fold(err, t, y0, canvas)
     return torch.from_numpy(canvas[p : p + h, p : p + w].copy()).to(feats.dtype)

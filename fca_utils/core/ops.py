@@ -55,7 +55,8 @@ def as_feature_map(feats, name: str = "feats") -> torch.Tensor:
         raise ValueError(f"{name} is empty: shape {tuple(feats.shape)}")
     if not feats.is_floating_point():
         feats = feats.float()
-    if not torch.isfinite(feats).all():
+    lo, hi = torch.aminmax(feats)  # one pass; NaN propagates to both, infinities show as extremes
+    if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return feats
 
@@ -86,15 +87,15 @@ def check_sigma(name: str, value) -> float:
     return float(value)
 
 
-def scale_features(feats: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Min-max scale every channel of a ``(C, H, W)`` map to [0, 1] (paper, Appendix E).
+def scale_features(feats: torch.Tensor, eps: float = 1e-8, *, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Min-max scale every channel of a ``(C, H, W)`` map to [0, 1] (paper, Appendix E):
+    ``(feats - min) / (max - min + eps)``, into ``out`` when given.
 
     A constant channel becomes all zeros instead of dividing by zero.
     """
-    flat = feats.flatten(1)
-    lo = flat.min(dim=1).values[:, None, None]
-    hi = flat.max(dim=1).values[:, None, None]
-    return (feats - lo) / (hi - lo + eps)
+    lo, hi = torch.aminmax(feats.flatten(1), dim=1)
+    lo, hi = lo[:, None, None], hi[:, None, None]
+    return torch.sub(feats, lo, out=out).div_(hi - lo + eps)
 
 
 def prepare_features(feats, patch_size: int, scale: bool = True) -> tuple[torch.Tensor, int]:
@@ -116,7 +117,7 @@ def prepare_features(feats, patch_size: int, scale: bool = True) -> tuple[torch.
     out = torch.empty_like(feats)
     step = max(1, CHUNK_VALUES // (feats.shape[1] * feats.shape[2]))
     for c in range(0, feats.shape[0], step):
-        out[c : c + step] = scale_features(feats[c : c + step])
+        scale_features(feats[c : c + step], out=out[c : c + step])
     return out, t
 
 

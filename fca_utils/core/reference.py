@@ -423,8 +423,8 @@ def knn_approx(
 
     Algorithm (N windows, C channels, T x T windows, D = C T^2):
 
-    1. *Sorted windows* ``(C, N, T^2)`` with the sliding ranks of the FCA kernel
-       (:func:`fca_utils.kernels.sorted_windows`), ``O(N C T^3)``.
+    1. *Sorted windows* ``(C, N, T^2)`` with the sliding ranks of the k-NN kernels
+       (:func:`fca_utils.core.kernels.sorted_windows`), ``O(N C T^3)``.
     2. *Compressed windows.* (a) Each channel's sorted values are cut into ``bins``
        (default T) runs of consecutive ranks and summed; the L1 distance of these
        sums (C * bins values per window) is a lower bound of the exact cost, tight

@@ -406,7 +406,7 @@ def qfca(
     numba, feats, t = _fca_inputs(feats, patch_size, sigma_p, sigma_s, scale, backend)
     if numba and reference is None:
         x = kernels.kernel_input(feats)
-        ref = torch.from_numpy(kernels.median_reference(x, kernels.order_keys(x), t))[None]
+        ref = torch.from_numpy(kernels.median_reference(x, t))[None]
     else:
         ref = SortedReference(feats, t, reference).windows
     ref_levels = kernels.quantize(ref, levels)  # (K, C, T*T), sorted
