@@ -40,8 +40,8 @@ class PCAResult:
     ----------
     features : (components, H, W) tensor of the input's dtype: the centred map's
         coordinates along the principal directions
-    directions : (components, C) float64 tensor of unit principal directions
-    mean : (C,) float64 tensor, the per-channel mean removed first
+    directions : (components, C) float64 CPU tensor of unit principal directions
+    mean : (C,) float64 CPU tensor, the per-channel mean removed first
     explained : (components,) float64 share of the total variance of each kept direction
     reconstruction_error : float, ``||X - X_hat||^2 / ||X - mean||^2`` of the map rebuilt from
         the kept components, over the pixels the directions were fitted on (every pixel when
@@ -87,7 +87,8 @@ def pca(feats, components: int, *, max_samples: int = DEFAULT_MAX_SAMPLES) -> PC
         raise ValueError(f"max_samples must be a positive integer, got {max_samples!r}")
     k = int(components)
     stride = max(1, math.ceil(math.sqrt(h * w / max_samples)))
-    sample = feats.detach()[:, ::stride, ::stride].reshape(c, -1).to(torch.float64)
+    # the fit runs on the CPU in float64 whatever the features' device: a few thousand pixels
+    sample = feats.detach()[:, ::stride, ::stride].reshape(c, -1).to("cpu", torch.float64)
     mean = sample.mean(dim=1)
     centred = sample - mean[:, None]
     cov = centred @ centred.T / max(centred.shape[1] - 1, 1)
@@ -100,7 +101,8 @@ def pca(feats, components: int, *, max_samples: int = DEFAULT_MAX_SAMPLES) -> PC
     x = feats.detach().reshape(c, h * w)
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     x = x.to(dtype)
-    proj = top.to(dtype) @ x - (top @ mean).to(dtype)[:, None]  # (k, N), in the features' precision
+    shift = (top @ mean).to(x.device, dtype)[:, None]
+    proj = top.to(x.device, dtype) @ x - shift  # (k, N), in the features' precision, on their device
     # on the fitted pixels, the variance the kept directions miss is that of the dropped eigenvalues
     total = float(torch.trace(cov))
     explained = values / total if total > 0 else torch.zeros(k, dtype=torch.float64)
