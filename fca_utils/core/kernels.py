@@ -393,9 +393,10 @@ def _part_errors(band, wp, refs, t, a, b, block, counts, err):
     taken ``block`` padded rows at a time, all channels of those rows before the next
     rows, so that the lanes of every loop run over ``block * Wp`` samples at once:
     on the band's flat layout (:func:`_fill_band`) the neighbour ``(dy, dx)`` of every
-    sample lies the same ``dy * Wp + dx`` values away. Lanes whose neighbours fall
-    outside the sample's row only serve windows that do not exist; their counts are
-    computed but never read.
+    sample lies the same ``dy * Wp + dx`` values away. A count can include samples
+    of the next or previous row (or the zero margins) only for windows that would
+    reach past the band's edge: those windows do not exist and their counts are
+    never read.
 
     Parameters
     ----------
@@ -403,7 +404,7 @@ def _part_errors(band, wp, refs, t, a, b, block, counts, err):
     wp : padded width ``W + T - 1``.
     refs : (K, C, T*T) float64 sorted references.
     t : window side T.
-    a, b : the window rows to compute (tile rows).
+    a, b : the window rows to compute, as rows of ``err``.
     block : padded rows of samples taken at once.
     counts : empty array whose dtype holds a count up to T^2 - 1 (uint8 for T <= 15).
     err : (tile rows, W, T*T) float64 output, position index ``oy * T + ox`` (row-major).
@@ -453,7 +454,8 @@ def _part_errors(band, wp, refs, t, a, b, block, counts, err):
                         for f in range(lanes):
                             count[f] += (1 if come[f] <= own[f] else 0) - (1 if leave[f] < own[f] else 0)
                 for ox in range(t):
-                    # rank in window (py - oy, l - ox): the columns dx = -ox .. T - 1 - ox of ``below``
+                    # rank in the window whose first row and column are oy rows and ox columns before
+                    # the sample's: the sum of ``below`` over the columns dx = -ox .. T - 1 - ox
                     if ox == 0:
                         rank[:lanes] = 0
                         for k in range(t - 1, m):
