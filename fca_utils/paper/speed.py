@@ -63,6 +63,12 @@ def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
     return sorted(front, key=lambda n: points[n][0])
 
 
+def _than(speedup: float, reference: str = "") -> str:
+    """``"10.0× faster"`` (``" than FCA"`` with a reference), or below 1 the inverse, ``"1.4× slower"``."""
+    words = f"{num(speedup, 1)}× faster" if speedup >= 1 or speedup <= 0 else f"{num(1 / speedup, 1)}× slower"
+    return f"{words} than {reference}" if reference else words
+
+
 def speed_takeaway(table: pd.DataFrame, *, reference: str = "FCA", metric: str = "AU-PRO",
                    seconds: str = "seconds per image", tolerance: float = 0.01, target: float = 10.0,
                    dataset: str = "", backbone: str = "", images: int | None = None) -> str:
@@ -91,7 +97,7 @@ def speed_takeaway(table: pd.DataFrame, *, reference: str = "FCA", metric: str =
         lines.append(
             f"- **At most {num(100 * tolerance, 0)} point{'s' if tolerance != 0.01 else ''} below {reference}** "
             f"({num(100 * ref_p)}, {num(ref_s, 3)} s per image): the fastest is {best} ({num(100 * close[best][1])}, "
-            f"{num(close[best][0], 3)} s), {num(speedup, 1)}× faster; it {met} the target of {num(target, 0)}×.")
+            f"{num(close[best][0], 3)} s), {_than(speedup)}; it {met} the target of {num(target, 0)}×.")
     else:
         lines.append(f"- **No configuration** stays within {num(100 * tolerance, 0)} point below {reference}'s "
                      f"{metric} ({num(100 * ref_p)}).")
@@ -100,14 +106,14 @@ def speed_takeaway(table: pd.DataFrame, *, reference: str = "FCA", metric: str =
         fastest = min(quantized, key=lambda n: points[n][0])
         lines.append(
             f"- **Quantization alone** ({', '.join(quantized)}): {fastest} takes {num(points[fastest][0], 3)} s, "
-            f"{num(ref_s / points[fastest][0], 1)}× faster than {reference}, at {metric} "
+            f"{_than(ref_s / points[fastest][0], reference)}, at {metric} "
             f"{num(100 * points[fastest][1])} ({num(100 * (points[fastest][1] - ref_p))} points).")
     pca_rows = [n for n in points if "PCA" in n]
     if pca_rows:
         fastest = min(pca_rows, key=lambda n: points[n][0])
         lines.append(
             f"- **With PCA** the statistic sees fewer channels: the fastest, {fastest}, takes "
-            f"{num(points[fastest][0], 3)} s ({num(ref_s / points[fastest][0], 1)}× faster than {reference}, "
+            f"{num(points[fastest][0], 3)} s ({_than(ref_s / points[fastest][0], reference)}, "
             f"PCA included) at {metric} {num(100 * points[fastest][1])}.")
     if backbone:
         sentence = backbone_sentence(backbone)
