@@ -291,28 +291,6 @@ def _start_channel(bkeys, key, rank):
 
 
 @njit(cache=True)
-def _sort_tile(x, c, y0, x0, t, tile, out):
-    """The T x T tile of channel ``c`` at ``(y0, x0)``, sorted into ``out``.
-
-    Each sample goes to the place given by how many samples lie below it plus how
-    many equal ones come before it in row-major order (the stable sort's order;
-    only the sorted values are kept).
-    """
-    n = t * t
-    for a in range(t):
-        for b in range(t):
-            tile[a * t + b] = x[c, y0 + a, x0 + b]
-    for e in range(n):
-        v = tile[e]
-        below = 0
-        for f in range(n):
-            below += 1 if tile[f] < v else 0
-        for f in range(e):
-            below += 1 if tile[f] == v else 0
-        out[below] = v
-
-
-@njit(cache=True)
 def _kth_smallest(values, k):
     """The ``k``-th smallest of ``values`` (0-based) by quickselect; reorders ``values`` in place."""
     lo = 0
@@ -343,21 +321,42 @@ def _median_reference(x, t):
     non-overlapping T x T tiles of the unpadded map (edge remainders dropped), (C, T*T).
 
     The same values as :func:`fca_utils.core.reference.median` with ``scale=False``,
-    without building and ``torch.sort``-ing a tensor of every tile.
+    without building and ``torch.sort``-ing a tensor of every tile. The tiles of a
+    channel are sorted together: with the values laid out by position in the tile
+    (``vals[p, tile]``), each position is compared with every other one across all
+    tiles at once, and a value's rank in its tile is how many lie below it plus how
+    many equal ones come before it (the stable sort's order; only the sorted values
+    are kept).
     """
     n_ch, h, w = x.shape
     ty, tx = h // t, w // t
     n_tiles = ty * tx
-    out = np.empty((n_ch, t * t), x.dtype)
+    n = t * t
+    out = np.empty((n_ch, n), x.dtype)
     for c in prange(n_ch):
-        by_rank = np.empty((t * t, n_tiles), x.dtype)
-        tile = np.empty(t * t, x.dtype)
-        ordered = np.empty(t * t, x.dtype)
+        vals = np.empty((n, n_tiles), x.dtype)
         for i in range(ty):
             for k in range(tx):
-                _sort_tile(x, c, i * t, k * t, t, tile, ordered)
-                by_rank[:, i * tx + k] = ordered
-        for r in range(t * t):
+                for a in range(t):
+                    for b in range(t):
+                        vals[a * t + b, i * tx + k] = x[c, i * t + a, k * t + b]
+        below = np.zeros((n, n_tiles), np.int32)
+        for p in range(n):
+            mine = vals[p]
+            count = below[p]
+            for q in range(n):
+                other = vals[q]
+                if q < p:
+                    for j in range(n_tiles):
+                        count[j] += 1 if other[j] <= mine[j] else 0
+                elif q > p:
+                    for j in range(n_tiles):
+                        count[j] += 1 if other[j] < mine[j] else 0
+        by_rank = np.empty((n, n_tiles), x.dtype)
+        for p in range(n):
+            for j in range(n_tiles):
+                by_rank[below[p, j], j] = vals[p, j]
+        for r in range(n):
             out[c, r] = _kth_smallest(by_rank[r], (n_tiles - 1) // 2)
     return out
 
