@@ -22,7 +22,7 @@ window's T^2 values of channel ``c``. Sorting is only a way to get these ranks.
    lies in T^2 windows, all within the (2T - 1) x (2T - 1) neighbourhood centred
    on it. For each neighbour column ``dx`` the kernel counts the neighbours below
    the sample over the T rows of a window, and moves those T rows up by one row at
-   a time (one row in, one out) through the T windows rows that contain the sample;
+   a time (one row in, one out) through the T window rows that contain the sample;
    the rank in each of the T windows of such a row is then a sum of T of these
    column counts, again moved by one column at a time. That is about 3 (2T - 1) T
    comparisons per sample and channel, where re-sorting would take T^2 log T^2
