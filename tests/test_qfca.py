@@ -103,6 +103,23 @@ def test_pca_is_the_literal_projection_with_its_sign_convention_and_reconstructi
     assert pca.pca(feats, 5).reconstruction_error == pytest.approx(0.0, abs=1e-12)
 
 
+def test_pca_of_float32_features_agrees_with_the_float64_fit_to_float32_precision():
+    # channels of clearly different variances, so that the directions are well defined
+    rng = np.random.default_rng(5)
+    mixed = np.linalg.qr(rng.normal(size=(12, 12)))[0] @ (rng.normal(size=(12, 900)) * np.linspace(3, 0.2, 12)[:, None])
+    f64 = torch.from_numpy(mixed.reshape(12, 30, 30) + 1.0)
+    a, b = pca.pca(f64.float(), 4), pca.pca(f64, 4)
+    assert a.features.dtype == torch.float32 and b.features.dtype == torch.float64
+    assert a.directions.dtype == torch.float64 and a.mean.dtype == torch.float64
+    # float32 keeps about 7 digits: the module docstring's "about 1e-6"
+    np.testing.assert_allclose(a.directions.numpy(), b.directions.numpy(), atol=1e-5)
+    scale = b.features.abs().max().item()
+    np.testing.assert_allclose(a.features.double().numpy(), b.features.numpy(), atol=1e-5 * scale)
+    np.testing.assert_allclose(a.explained.numpy(), b.explained.numpy(), atol=1e-6)
+    assert a.reconstruction_error == pytest.approx(b.reconstruction_error, abs=1e-6)
+    assert pca.pca(f64.float(), 12).reconstruction_error < 1e-5
+
+
 def test_pca_is_deterministic_and_checks_its_arguments():
     feats = torch.rand(16, 80, 90, generator=torch.Generator().manual_seed(0))
     a, b = pca.pca(feats, 4, max_samples=500), pca.pca(feats.clone(), 4, max_samples=500)
