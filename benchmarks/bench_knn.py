@@ -2,10 +2,10 @@
 
 Usage::
 
-    python benchmarks/bench_knn.py                  # sections 1-3 (about 12 minutes on 2 cores)
+    python benchmarks/bench_knn.py                  # sections 1-3
     python benchmarks/bench_knn.py --max-images 4   # AU-PRO on a subset of each class
-    python benchmarks/bench_knn.py --no-pro         # timings and recall only (about 4 minutes)
-    python benchmarks/bench_knn.py --exact-512      # also exact vs. approximate at 512^2 (+25 minutes)
+    python benchmarks/bench_knn.py --no-pro         # timings and recall only
+    python benchmarks/bench_knn.py --exact-512      # also exact vs. approximate at 512^2 (the longest part)
 
 Prints, in one run:
 

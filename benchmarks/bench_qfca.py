@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_qfca.py            # about 10 minutes on 2 cores
-    python benchmarks/bench_qfca.py --no-pro   # timings only, about 3 minutes
+    python benchmarks/bench_qfca.py            # timings, then AU-PRO
+    python benchmarks/bench_qfca.py --no-pro   # timings only
 
 Prints, in one run, for a 512 x 128 x 128 feature map with T = 9 (a 1024^2 image through
 the paper's WideResNet-50-2 layer2 compute: ``random_wrn50``, random weights, since the

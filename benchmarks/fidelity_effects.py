@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/fidelity_effects.py                   # 3 to 6 minutes on 2 cores
+    python benchmarks/fidelity_effects.py
     python benchmarks/fidelity_effects.py --max-images 5    # more images per class
 
 Each row or line is one choice: PRO(0.3) (class mean, percent) of what the package does and

@@ -1,6 +1,6 @@
 """A 4096 x 4096 photo with preset ``paper`` on the CPU: time and peak memory of ``localize``.
 
-    python benchmarks/large_image.py               # about 15 minutes on 2 cores
+    python benchmarks/large_image.py
     python benchmarks/large_image.py --size 2048   # a smaller image
     python benchmarks/large_image.py --backbones random_wrn50
 

@@ -394,8 +394,8 @@ class MapExplorer:
     fine_size : int or None
         Side at which extractors of stride 1 (colors, random projections, steerable
         filters, TEM, VGG19 convs) see the image. Their feature maps have the image's
-        resolution, so at 256 x 256 with 128 channels a redraw would take several
-        seconds on a CPU; at 128 it stays around a second. None: the example's own size.
+        resolution, so a redraw at 256 x 256 does four times the work of one at 128 x 128
+        (the default keeps the widgets responsive on a CPU). None: the example's own size.
         Stride-8 networks always see the example at its own size.
     source : str
         Where the examples come from (e.g. the dataset's name), at the start of every title.

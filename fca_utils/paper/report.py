@@ -11,7 +11,7 @@ results (:func:`evaluation_takeaway`, :func:`full_resolution_cost`).
 Modes (the ``mode`` parameter of every notebook):
 
 - ``"quick"``: the embedded benchmark (generated on first use, no download) and small sizes,
-  so the whole series runs in minutes on a laptop CPU;
+  so the whole series runs on a laptop CPU;
 - ``"full"``: the paper's dataset (``dataset`` parameter) and protocol; a dataset that is not
   prepared raises :class:`fca_utils.datasets.DatasetNotFoundError` naming the ``prepare`` command.
 """
