@@ -78,36 +78,71 @@ def test_qfca_refuses_per_window_references():
         statistics.qfca(feats, 3, reference=knn)
 
 
-def test_pca_is_the_literal_projection_with_its_sign_convention_and_reconstruction_error():
-    feats = random_feats(5, 12, 10, seed=11)
-    result = pca.pca(feats, 3)
-    x = feats.numpy().reshape(5, -1)
+def spread_feats(c, h, w, seed):
+    """float64 features whose channel covariance has well separated eigenvalues (decaying 3 -> 0.1)."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(c, c)))[0]
+    mixed = basis @ (rng.normal(size=(c, h * w)) * np.geomspace(3, 0.1, c)[:, None])
+    return torch.from_numpy(mixed.reshape(c, h, w) + 1.0)
+
+
+@pytest.mark.parametrize("c, k", [(5, 3), (48, 3)])  # LAPACK, then ARPACK (16 k <= C)
+def test_pca_is_the_literal_projection_with_its_sign_convention_and_reconstruction_error(c, k):
+    feats = random_feats(c, 12, 10, seed=11) if c < 16 else spread_feats(c, 12, 10, seed=11)
+    result = pca.pca(feats, k)
+    x = feats.numpy().reshape(c, -1)
     mean = x.mean(axis=1)
-    cov = np.zeros((5, 5))
+    cov = np.zeros((c, c))
     for i in range(x.shape[1]):  # literal covariance, pixel by pixel
         d = x[:, i] - mean
         cov += np.outer(d, d)
     cov /= x.shape[1] - 1
     values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:3]
+    order = np.argsort(values)[::-1][:k]
     for j, col in enumerate(order):
         v = vectors[:, col]
         v = v * np.sign(v[np.argmax(np.abs(v))])
         np.testing.assert_allclose(result.directions[j].numpy(), v, atol=1e-10)
         np.testing.assert_allclose(result.features[j].numpy().reshape(-1), v @ (x - mean[:, None]), atol=1e-10)
         assert result.directions[j].abs().argmax() == result.directions[j].argmax()
-    rebuilt = result.directions.numpy().T @ result.features.numpy().reshape(3, -1) + mean[:, None]
+    rebuilt = result.directions.numpy().T @ result.features.numpy().reshape(k, -1) + mean[:, None]
     expected = ((x - rebuilt) ** 2).sum() / ((x - mean[:, None]) ** 2).sum()
     assert result.reconstruction_error == pytest.approx(expected, rel=1e-9)
     np.testing.assert_allclose(result.explained.numpy(), values[order] / values.sum(), rtol=1e-9)
-    assert pca.pca(feats, 5).reconstruction_error == pytest.approx(0.0, abs=1e-12)
+    assert pca.pca(feats, c).reconstruction_error == pytest.approx(0.0, abs=1e-12)
 
 
-def test_pca_of_float32_features_agrees_with_the_float64_fit_to_float32_precision():
-    # channels of clearly different variances, so that the directions are well defined
-    rng = np.random.default_rng(5)
-    mixed = np.linalg.qr(rng.normal(size=(12, 12)))[0] @ (rng.normal(size=(12, 900)) * np.linspace(3, 0.2, 12)[:, None])
-    f64 = torch.from_numpy(mixed.reshape(12, 30, 30) + 1.0)
+@pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_leading_eigenpairs_by_arpack_equal_lapacks_and_lapack_takes_over_when_arpack_fails(monkeypatch, dtype, atol):
+    feats = spread_feats(64, 20, 20, seed=3).numpy().reshape(64, -1)
+    cov = np.cov(feats).astype(dtype)
+    values, vectors = np.linalg.eigh(cov.astype(np.float64))
+    calls = []
+    eigsh = pca.scipy.sparse.linalg.eigsh
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["k"])
+        return eigsh(*args, **kwargs)
+
+    monkeypatch.setattr(pca.scipy.sparse.linalg, "eigsh", counted)
+    for k in (4, 5):  # 16 * 4 <= 64: ARPACK; 16 * 5 > 64: LAPACK
+        got_values, got_vectors = pca.leading_eigenpairs(cov, k)
+        assert got_values.dtype == dtype and got_vectors.shape == (64, k)
+        np.testing.assert_allclose(got_values, values[-k:], rtol=atol)
+        np.testing.assert_allclose(np.abs((got_vectors * vectors[:, -k:]).sum(axis=0)), 1.0, atol=atol)
+    assert calls == [4]
+
+    def fails(*args, **kwargs):
+        raise pca.scipy.sparse.linalg.ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((64, 0)))
+
+    monkeypatch.setattr(pca.scipy.sparse.linalg, "eigsh", fails)
+    fallback = pca.leading_eigenpairs(cov, 4)
+    np.testing.assert_array_equal(fallback[0], pca.scipy.linalg.eigh(cov, subset_by_index=[60, 63])[0])
+
+
+@pytest.mark.parametrize("c", [12, 64])  # LAPACK, ARPACK
+def test_pca_of_float32_features_agrees_with_the_float64_fit_to_float32_precision(c):
+    f64 = spread_feats(c, 30, 30, seed=5)
     a, b = pca.pca(f64.float(), 4), pca.pca(f64, 4)
     assert a.features.dtype == torch.float32 and b.features.dtype == torch.float64
     assert a.directions.dtype == torch.float64 and a.mean.dtype == torch.float64
@@ -117,7 +152,7 @@ def test_pca_of_float32_features_agrees_with_the_float64_fit_to_float32_precisio
     np.testing.assert_allclose(a.features.double().numpy(), b.features.numpy(), atol=1e-5 * scale)
     np.testing.assert_allclose(a.explained.numpy(), b.explained.numpy(), atol=1e-6)
     assert a.reconstruction_error == pytest.approx(b.reconstruction_error, abs=1e-6)
-    assert pca.pca(f64.float(), 12).reconstruction_error < 1e-5
+    assert pca.pca(f64.float(), c).reconstruction_error < 1e-5
 
 
 def test_pca_is_deterministic_and_checks_its_arguments():
@@ -125,6 +160,9 @@ def test_pca_is_deterministic_and_checks_its_arguments():
     a, b = pca.pca(feats, 4, max_samples=500), pca.pca(feats.clone(), 4, max_samples=500)
     assert torch.equal(a.features, b.features) and a.reconstruction_error == b.reconstruction_error
     assert 0.0 < a.reconstruction_error < 1.0
+    wide = spread_feats(64, 40, 40, seed=8).float()  # ARPACK's path
+    a, b = pca.pca(wide, 4), pca.pca(wide.clone(), 4)
+    assert torch.equal(a.features, b.features) and a.reconstruction_error == b.reconstruction_error
     for bad in (0, 17, 2.5, True):
         with pytest.raises(ValueError, match="components must be an integer"):
             pca.pca(feats, bad)

@@ -6,12 +6,22 @@ the abstract was reachable here, so the details below are ours: the PCA is compu
 per image, over its H*W pixels as samples and its C channels as variables, centred
 (no whitening), and keeps the leading ``components`` directions.
 
-Deterministic by construction: the eigen-decomposition of the C x C covariance by
-LAPACK's ``?syevr`` (through :func:`scipy.linalg.eigh`, on one BLAS thread, no random
-initialisation), components ordered by decreasing variance, and each component's sign
-fixed so that its loading of largest magnitude is positive. The solver computes only the
-kept eigenpairs (``subset_by_index``), cheaper than the full decomposition when few
-components are kept; the total variance is the covariance's trace.
+Deterministic by construction: the leading eigenpairs of the C x C covariance come from
+one of two library solvers, each on one BLAS thread and without random initialisation;
+components are ordered by decreasing variance, and each component's sign is fixed so that
+its loading of largest magnitude is positive. The total variance is the covariance's trace.
+
+- When few components are kept (``16 * components <= C``, e.g. 16 or 32 of 512), ARPACK's
+  implicitly restarted Lanczos iteration (:func:`scipy.sparse.linalg.eigsh`, as
+  scikit-learn's ``PCA(svd_solver="arpack")``) from a fixed start vector, to machine
+  precision. It needs a few dozen products with the covariance instead of its full
+  tridiagonal reduction. A Lanczos iteration can miss the second copy of an eigenvalue
+  that is repeated exactly among the leading ones; covariances of real feature maps
+  have no such exact ties.
+- Otherwise, or if ARPACK does not converge, LAPACK's ``?syevr`` through
+  :func:`scipy.linalg.eigh`, computing only the kept eigenpairs (``subset_by_index``).
+  With more components kept, or a flat spectrum, ARPACK needs more iterations and
+  gains nothing (``benchmarks/bench_qfca.py`` measures the PCA).
 
 The covariance and its eigen-decomposition are computed in the features' precision,
 float64 for float64 features and float32 otherwise, as scikit-learn's ``PCA`` keeps
@@ -25,18 +35,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
 import math
 
+import numpy as np
 import scipy.linalg
+import scipy.sparse.linalg
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .ops import as_feature_map
 
-__all__ = ["PCAResult", "pca", "DEFAULT_MAX_SAMPLES"]
+__all__ = ["PCAResult", "pca", "leading_eigenpairs", "DEFAULT_MAX_SAMPLES", "LANCZOS_RATIO"]
 
 #: Pixels (at most about) the principal directions are fitted on; see :func:`pca`.
 DEFAULT_MAX_SAMPLES = 2048
+#: ARPACK finds the leading eigenpairs when ``LANCZOS_RATIO * components <= C`` (module docstring).
+LANCZOS_RATIO = 16
+
+
+@functools.cache
+def _blas_libraries() -> ThreadpoolController:
+    """The BLAS and OpenMP libraries of this process, looked up once (the search reads the process's memory map).
+
+    scipy's BLAS is loaded with :mod:`scipy.linalg`, imported above, so it is among them.
+    """
+    return ThreadpoolController()
+
+
+def leading_eigenpairs(cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenvalues of the symmetric matrix ``cov``, ascending, and their unit eigenvectors (columns).
+
+    ARPACK when ``LANCZOS_RATIO * k <= C``, else (or when ARPACK fails) LAPACK; see the
+    module docstring. Computed in ``cov``'s precision, on one BLAS thread.
+    """
+    c = cov.shape[0]
+    with _blas_libraries().limit(limits=1, user_api="blas"):
+        if LANCZOS_RATIO * k <= c:
+            start = np.random.default_rng(0).standard_normal(c).astype(cov.dtype)  # fixed: deterministic
+            try:
+                values, vectors = scipy.sparse.linalg.eigsh(cov, k=k, which="LA", v0=start)
+            except scipy.sparse.linalg.ArpackError:  # includes ArpackNoConvergence
+                pass
+            else:
+                order = np.argsort(values, kind="stable")
+                return values[order], vectors[:, order]
+        return scipy.linalg.eigh(cov, subset_by_index=[c - k, c - 1])
 
 
 @dataclass(frozen=True)
@@ -102,8 +146,7 @@ def pca(feats, components: int, *, max_samples: int = DEFAULT_MAX_SAMPLES) -> PC
     mean = sample.mean(dim=1)
     centred = sample - mean[:, None]
     cov = centred @ centred.T / max(centred.shape[1] - 1, 1)
-    with threadpool_limits(limits=1):
-        values, vectors = scipy.linalg.eigh(cov.numpy(), subset_by_index=[c - k, c - 1])  # ascending
+    values, vectors = leading_eigenpairs(cov.numpy(), k)  # ascending
     values = torch.from_numpy(values).flip(0).double().clamp(min=0)
     top = torch.from_numpy(vectors).flip(1).T.double().contiguous()  # (k, C)
     lead = top.abs().argmax(dim=1)
