@@ -15,7 +15,8 @@ embedded benchmark), each configuration in a fresh subprocess (its own peak memo
 - PCA (:func:`fca_utils.core.pca.pca`) to 16, 32 and 64 components, with its
   reconstruction error, alone and followed by FCA or QFCA (times include the PCA);
 
-seconds (best of 3 after a warm-up), speed-up over exact FCA, and peak memory above the
+seconds (best of 5 after a warm-up: the PCA configurations take a few tens of ms, where one
+scheduler hiccup weighs), speed-up over exact FCA, and peak memory above the
 resident size after the features are loaded.
 
 Then AU-PRO (FPR <= 0.3) of the same configurations with preset ``paper`` on every test image of
@@ -65,7 +66,7 @@ def _child(statistic: str, levels, components) -> dict:
     run(feats[:, :24, :24].contiguous())  # JIT cache, first-call costs
     base = rss_mib()
     times = []
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         error = run(feats)
         times.append(time.perf_counter() - start)
