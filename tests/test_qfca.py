@@ -146,7 +146,7 @@ def test_pca_of_float32_features_agrees_with_the_float64_fit_to_float32_precisio
     a, b = pca.pca(f64.float(), 4), pca.pca(f64, 4)
     assert a.features.dtype == torch.float32 and b.features.dtype == torch.float64
     assert a.directions.dtype == torch.float64 and a.mean.dtype == torch.float64
-    # float32 keeps about 7 digits: the module docstring's "about 1e-6"
+    # float32 keeps about 7 digits: the module docstring's "a few 1e-6"
     np.testing.assert_allclose(a.directions.numpy(), b.directions.numpy(), atol=1e-5)
     scale = b.features.abs().max().item()
     np.testing.assert_allclose(a.features.double().numpy(), b.features.numpy(), atol=1e-5 * scale)
