@@ -8,8 +8,9 @@ per image, over its H*W pixels as samples and its C channels as variables, centr
 
 Deterministic by construction: the leading eigenpairs of the C x C covariance come from
 one of two library solvers, each on one BLAS thread and with no random state (ARPACK
-starts from a fixed vector); components are ordered by decreasing variance, and each component's sign is fixed so that
-its loading of largest magnitude is positive. The total variance is the covariance's trace.
+starts from a fixed vector); components are ordered by decreasing variance, and each
+component's sign is fixed so that its loading of largest magnitude is positive. The
+total variance is the covariance's trace.
 
 - When few components are kept (``16 * components <= C``, e.g. 16 or 32 of 512), ARPACK's
   implicitly restarted Lanczos iteration (:func:`scipy.sparse.linalg.eigsh`, as
